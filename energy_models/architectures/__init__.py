@@ -1,0 +1,47 @@
+"""MAC architectures, registered by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..registry import Registry
+from ..technology import Technology, load_technology
+from .base import MacArchitecture, load_architecture_params
+from .bit_serial import BitSerial
+from .bitfusion import BitFusion
+from .data_gated import DataGated
+from .fixed16 import Fixed16
+from .subword_parallel import SubwordParallel
+
+ARCHITECTURES: Registry[type[MacArchitecture]] = Registry("MAC architecture")
+for _cls in (Fixed16, DataGated, SubwordParallel, BitFusion, BitSerial):
+    ARCHITECTURES.register(_cls.name)(_cls)
+
+
+def list_architectures() -> list[str]:
+    return ARCHITECTURES.names()
+
+
+def get_architecture(
+    name: str,
+    technology: Technology | str | Path = "horowitz45",
+    params: dict | str | Path | None = None,
+) -> MacArchitecture:
+    """Build architecture ``name`` on ``technology``.
+
+    ``params`` overrides the shipped parameters: a dict of this architecture's parameters, or a
+    JSON/YAML file mapping architecture names to parameter dicts (keys given there replace the
+    shipped ones).
+    """
+    cls = ARCHITECTURES.get(name)
+    tech = technology if isinstance(technology, Technology) else load_technology(technology)
+    merged = dict(load_architecture_params()[name])
+    if isinstance(params, dict):
+        merged.update(params)
+    elif params is not None:
+        merged.update(load_architecture_params(params).get(name, {}))
+    merged.pop("source", None)
+    return cls(tech, merged)
+
+
+__all__ = ["ARCHITECTURES", "MacArchitecture", "get_architecture", "list_architectures"]

@@ -1,0 +1,49 @@
+"""Plain layer descriptions, the only model information the energy model needs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+#: ``LayerSpec.input_source`` value for a layer fed by the network input (the image).
+NETWORK_INPUT = "@input"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One compute layer (conv or linear).
+
+    Attributes:
+        name: stable layer name (the model's ``named_modules()`` name).
+        kind: "conv" or "linear".
+        macs: multiply-accumulates per inference (batch 1).
+        weights: weight elements (no bias).
+        inputs: input activation elements read (unpadded).
+        outputs: output activation elements written.
+        weight_bit_width, act_bit_width: the layer's weight bits and output-activation bits.
+        input_source: where the layer's input activations come from: the name of the layer that
+            produced them (their precision is that layer's ``act_bit_width``), ``"@input"`` for the
+            network input, or ``None`` when unknown (then the layer's own ``act_bit_width`` is
+            used, DESIGN §4's simple assumption).
+        padded_inputs: input elements including zero padding (ZigZag counts these); defaults to
+            ``inputs``.
+        extra_params: bias and BatchNorm parameters, stored at the estimator's param bit-width.
+    """
+
+    name: str
+    kind: str
+    macs: int
+    weights: int
+    inputs: int
+    outputs: int
+    weight_bit_width: int = 16
+    act_bit_width: int = 16
+    input_source: str | None = None
+    padded_inputs: int | None = None
+    extra_params: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.extra_params
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,107 @@
+"""The estimate of one bit configuration as a JSON-ready report, with uniform baselines.
+
+The report object is the contract of ``quanos estimate --json`` (DESIGN §6): model,
+input_shape, mac_architecture, technology, layers, totals, energy_saving_vs_uniform16,
+energy_saving_vs_uniform8, compression_vs_fp32, compression_vs_uniform16. The configuration and
+both baselines are evaluated in one vectorised call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .estimate import Estimate, estimate
+from .layers import LayerSpec
+
+FP32_BITS = 32
+
+
+def bit_arrays(layers: Sequence[LayerSpec], bits: int | dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """(weight bits, act bits) per layer from an int (uniform), a bit-config dict, or None."""
+    names = [layer.name for layer in layers]
+    if bits is None:
+        return (np.array([lyr.weight_bit_width for lyr in layers]), np.array([lyr.act_bit_width for lyr in layers]))
+    if isinstance(bits, dict):
+        unknown = sorted(set(bits) - set(names))
+        missing = [n for n in names if n not in bits]
+        if unknown or missing:
+            raise InputError(f"bit configuration does not match the layers: unknown {unknown}, missing {missing}")
+        return (np.array([bits[n]["weight_bit_width"] for n in names]), np.array([bits[n]["act_bit_width"] for n in names]))
+    return np.full(len(names), bits), np.full(len(names), bits)
+
+
+def _layer_rows(est: Estimate, row: int) -> list[dict]:
+    rows = []
+    for j, layer in enumerate(est.layers):
+        rows.append({
+            "name": layer.name,
+            "kind": layer.kind,
+            "macs": int(layer.macs),
+            "weights": int(layer.weights),
+            "params": int(layer.params),
+            "inputs": int(layer.inputs),
+            "outputs": int(layer.outputs),
+            "weight_bit_width": int(est.weight_bits[row, j]),
+            "act_bit_width": int(est.act_bits[row, j]),
+            "input_bit_width": int(est.input_bits[row, j]),
+            "size_bits": int(est.size_bits[row, j]),
+            "mac_energy_pj": float(est.mac_energy_pj[row, j]),
+            "memory_energy_pj": float(est.memory_energy_pj[row, j]),
+            "memory_energy_pj_by_level": {k: float(v[row, j]) for k, v in est.memory_energy_pj_by_level.items()},
+            "energy_pj": float(est.energy_pj[row, j]),
+            "cycles": float(est.cycles[row, j]),
+        })
+    return rows
+
+
+def _totals(est: Estimate, row: int) -> dict:
+    return {
+        "macs": int(sum(layer.macs for layer in est.layers)),
+        "weights": int(sum(layer.weights for layer in est.layers)),
+        "params": int(sum(layer.params for layer in est.layers)),
+        "size_bits": int(est.size_bits[row].sum()),
+        "mac_energy_pj": float(est.mac_energy_pj[row].sum()),
+        "memory_energy_pj": float(est.memory_energy_pj[row].sum()),
+        "memory_energy_pj_by_level": {k: float(v[row].sum()) for k, v in est.memory_energy_pj_by_level.items()},
+        "energy_pj": float(est.energy_pj[row].sum()),
+        "cycles": float(est.cycles[row].sum()),
+    }
+
+
+def energy_report(
+    layers: Sequence[LayerSpec],
+    bits: int | dict | None = None,
+    *,
+    model: str = "",
+    input_shape: Sequence[int] = (),
+    param_bit_width: int = 32,
+    **estimate_kwargs,
+) -> dict:
+    """Report of ``bits`` on the given hardware, beside uniform 16-bit and 8-bit (same hardware)."""
+    w, a = bit_arrays(layers, bits)
+    n = len(layers)
+    weight_rows = np.stack([w, np.full(n, 16), np.full(n, 8)])
+    act_rows = np.stack([a, np.full(n, 16), np.full(n, 8)])
+    est = estimate(layers, weight_rows, act_rows, param_bit_width=param_bit_width, **estimate_kwargs)
+    energy = est.total_energy_pj
+    size = est.total_size_bits
+    fp32_size = sum(layer.params for layer in layers) * FP32_BITS
+    return {
+        "model": model,
+        "input_shape": list(input_shape),
+        "mac_architecture": est.architecture,
+        "technology": est.technology,
+        "dataflow": est.dataflow,
+        "param_bit_width": param_bit_width,
+        "layers": _layer_rows(est, 0),
+        "totals": _totals(est, 0),
+        "uniform16": _totals(est, 1),
+        "uniform8": _totals(est, 2),
+        "energy_saving_vs_uniform16": float(energy[1] / energy[0]),
+        "energy_saving_vs_uniform8": float(energy[2] / energy[0]),
+        "compression_vs_fp32": float(fp32_size / size[0]),
+        "compression_vs_uniform16": float(size[1] / size[0]),
+    }

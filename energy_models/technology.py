@@ -1,0 +1,196 @@
+"""Technology tables: energy per arithmetic operation and per memory access, as data files.
+
+A table is a JSON (or YAML) file; every number carries its source::
+
+    {"name": "...", "reference": "...",
+     "int_add_pj":  {"8": {"value": 0.03, "source": "..."}, ...},     # by operand bits
+     "int_mult_pj": {"8": {"value": 0.2,  "source": "..."}, ...},     # by operand bits
+     "memories": {"dram": {"word_bits": 32,
+                           "read_pj":  {"value": 640, "source": "..."},
+                           "write_pj": {"value": 640, "source": "..."}}, ...}}
+
+Shipped tables live in ``energy_models/data``; a user passes a path to their own. Derived
+quantities (documented, so a user can check them by hand):
+
+* multiplier energy is modelled as ``k * w * a`` (array-multiplier partial products), with ``k``
+  the least-squares fit through the origin of the table's square entries: k = sum(e b^2) / sum(b^4);
+* adder energy is linear interpolation in bits between entries, proportional outside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One memory level: energy per access of a ``word_bits``-wide word."""
+
+    name: str
+    word_bits: int
+    read_pj: float
+    write_pj: float
+
+    @property
+    def read_pj_per_bit(self) -> float:
+        return self.read_pj / self.word_bits
+
+    @property
+    def write_pj_per_bit(self) -> float:
+        return self.write_pj / self.word_bits
+
+
+@dataclass(frozen=True)
+class Technology:
+    """A validated technology table (energies in pJ)."""
+
+    name: str
+    reference: str
+    int_add_pj: tuple[tuple[int, float], ...]
+    int_mult_pj: tuple[tuple[int, float], ...]
+    memories: tuple[MemoryLevel, ...]
+
+    def memory(self, name: str) -> MemoryLevel:
+        for level in self.memories:
+            if level.name == name:
+                return level
+        known = ", ".join(m.name for m in self.memories)
+        raise InputError(f"technology {self.name!r} has no memory level {name!r}; it has: {known}")
+
+    @property
+    def mult_coefficient_pj(self) -> float:
+        """k in e_mult(w, a) = k * w * a, least squares through the origin on the table."""
+        bits = np.array([b for b, _ in self.int_mult_pj], dtype=float)
+        energy = np.array([e for _, e in self.int_mult_pj], dtype=float)
+        return float(np.sum(energy * bits**2) / np.sum(bits**4))
+
+    def mult_energy_pj(self, weight_bits, act_bits) -> np.ndarray:
+        return self.mult_coefficient_pj * np.asarray(weight_bits, float) * np.asarray(act_bits, float)
+
+    def add_energy_pj(self, bits) -> np.ndarray:
+        """Adder energy at ``bits``: interpolated inside the table, proportional outside it."""
+        xs = np.array([b for b, _ in self.int_add_pj], dtype=float)
+        ys = np.array([e for _, e in self.int_add_pj], dtype=float)
+        b = np.asarray(bits, dtype=float)
+        inside = np.interp(b, xs, ys)
+        below = ys[0] * b / xs[0]
+        above = ys[-1] * b / xs[-1]
+        return np.where(b < xs[0], below, np.where(b > xs[-1], above, inside))
+
+
+def list_technologies() -> list[str]:
+    """Names of the tables shipped in energy_models/data (architectures.json excluded)."""
+    files = resources.files("energy_models").joinpath("data").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".json") and f.name != "architectures.json")
+
+
+def load_technology(name_or_path: str | Path = "horowitz45") -> Technology:
+    """Load a shipped table by name, or a user table from a .json/.yaml/.yml path."""
+    text, origin = _read(name_or_path)
+    path = Path(str(name_or_path))
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InputError(f"technology table {origin} is not valid YAML: {exc}".replace("\n", " ")) from None
+    else:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"technology table {origin} is not valid JSON: {exc}") from None
+    return parse_technology(raw, origin)
+
+
+def _read(name_or_path: str | Path) -> tuple[str, str]:
+    name = str(name_or_path)
+    if name in list_technologies():
+        return resources.files("energy_models").joinpath("data", f"{name}.json").read_text(), repr(name)
+    path = Path(name)
+    if not path.suffix:
+        known = ", ".join(list_technologies())
+        raise InputError(f"unknown technology {name!r}; use a shipped table ({known}) or a .json/.yaml file")
+    try:
+        return path.read_text(), repr(name)
+    except FileNotFoundError:
+        raise InputError(f"technology file {name!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read technology file {name!r}: {exc}") from None
+
+
+def _energy(entry: object, where: str) -> float:
+    if not isinstance(entry, dict) or "value" not in entry:
+        raise InputError(f"{where}: expected {{'value': <pJ>, 'source': <citation>}}, got {entry!r}")
+    if not isinstance(entry.get("source"), str) or not entry["source"].strip():
+        raise InputError(f"{where}: every number needs a 'source' citation")
+    value = entry["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{where}: energy must be a finite number, got {value!r}")
+    if value < 0:
+        raise InputError(f"{where}: energy must not be negative, got {value}")
+    return float(value)
+
+
+def _by_bits(raw: dict, key: str, origin: str) -> tuple[tuple[int, float], ...]:
+    table = raw.get(key)
+    if not isinstance(table, dict) or not table:
+        raise InputError(f"technology table {origin}: missing or empty {key!r}")
+    out = []
+    for bits, entry in table.items():
+        try:
+            b = int(bits)
+        except (TypeError, ValueError):
+            raise InputError(f"technology table {origin}: {key} key {bits!r} is not a bit-width") from None
+        if b <= 0:
+            raise InputError(f"technology table {origin}: {key} key {bits!r} must be positive")
+        out.append((b, _energy(entry, f"technology table {origin}: {key}[{bits}]")))
+    if key == "int_mult_pj" and all(e == 0 for _, e in out):
+        raise InputError(f"technology table {origin}: int_mult_pj must have a non-zero energy")
+    return tuple(sorted(out))
+
+
+def parse_technology(raw: object, origin: str = "<dict>") -> Technology:
+    """Validate a raw table (the parsed JSON) and build a :class:`Technology`."""
+    if not isinstance(raw, dict):
+        raise InputError(f"technology table {origin} must be an object, got {type(raw).__name__}")
+    for key in ("name", "reference"):
+        if not isinstance(raw.get(key), str):
+            raise InputError(f"technology table {origin}: missing string field {key!r}")
+    allowed = {"name", "reference", "description", "int_add_pj", "int_mult_pj", "memories"}
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise InputError(f"technology table {origin}: unknown field(s) {extra}; allowed: {sorted(allowed)}")
+    memories_raw = raw.get("memories")
+    if not isinstance(memories_raw, dict) or not memories_raw:
+        raise InputError(f"technology table {origin}: missing or empty 'memories'")
+    memories = []
+    for name, entry in memories_raw.items():
+        where = f"technology table {origin}: memories.{name}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} must be an object")
+        for key in ("word_bits", "read_pj", "write_pj"):
+            if key not in entry:
+                raise InputError(f"{where}: missing {key!r}")
+        word = entry["word_bits"]
+        if isinstance(word, bool) or not isinstance(word, int) or word <= 0:
+            raise InputError(f"{where}.word_bits must be a positive integer, got {word!r}")
+        memories.append(
+            MemoryLevel(name, word, _energy(entry["read_pj"], f"{where}.read_pj"),
+                        _energy(entry["write_pj"], f"{where}.write_pj"))
+        )
+    return Technology(
+        name=raw["name"],
+        reference=raw["reference"],
+        int_add_pj=_by_bits(raw, "int_add_pj", origin),
+        int_mult_pj=_by_bits(raw, "int_mult_pj", origin),
+        memories=tuple(memories),
+    )

@@ -1,0 +1,105 @@
+"""Bit configurations: ``{"<layer name>": {"weight_bit_width": w, "act_bit_width": a}}``.
+
+Layer names are the model's ``named_modules()`` names of its quantizable layers
+(:func:`quanos_hw.quantizable_layers`). A configuration must name every layer exactly once;
+bit-widths are integers in [2, 16].
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from .errors import BitConfigError
+from .io import atomic_write_text
+from .models.layers import check_bits
+from .quantization import quant_layers
+
+BitConfig = dict[str, dict[str, int]]
+FIELDS = ("weight_bit_width", "act_bit_width")
+
+
+def uniform_bit_config(layers: nn.Module | list[str], bits: int) -> BitConfig:
+    """Every layer at ``bits`` for weights and activations."""
+    names = list(quant_layers(layers)) if isinstance(layers, nn.Module) else list(layers)
+    b = check_bits(bits)
+    return {name: {"weight_bit_width": b, "act_bit_width": b} for name in names}
+
+
+def validate_bit_config(config: object, layer_names: list[str]) -> BitConfig:
+    """Check ``config`` against the model's layer names; return a normalised copy.
+
+    Raises BitConfigError naming the first problem: not an object, unknown or missing layer
+    names, a missing or extra field, a non-integer or out-of-range bit-width.
+    """
+    if not isinstance(config, dict):
+        raise BitConfigError(f"bit configuration must be a JSON object, got {type(config).__name__}")
+    unknown = [name for name in config if name not in layer_names]
+    if unknown:
+        raise BitConfigError(
+            f"bit configuration names unknown layer(s) {unknown}; the model's layers are {layer_names}"
+        )
+    missing = [name for name in layer_names if name not in config]
+    if missing:
+        raise BitConfigError(f"bit configuration is missing layer(s) {missing}")
+    out: BitConfig = {}
+    for name in layer_names:
+        entry = config[name]
+        if not isinstance(entry, dict):
+            raise BitConfigError(f"layer {name!r}: expected an object with {list(FIELDS)}, got {entry!r}")
+        extra = sorted(set(entry) - set(FIELDS))
+        if extra:
+            raise BitConfigError(f"layer {name!r}: unknown field(s) {extra}; allowed: {list(FIELDS)}")
+        for field in FIELDS:
+            if field not in entry:
+                raise BitConfigError(f"layer {name!r}: missing field {field!r}")
+        out[name] = {field: check_bits(entry[field], f"layer {name!r} {field}") for field in FIELDS}
+    return out
+
+
+def load_bit_config(path: str | Path, layer_names: list[str] | None = None) -> BitConfig:
+    """Read a bit configuration JSON file; validate it when ``layer_names`` is given."""
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BitConfigError(f"bit configuration file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BitConfigError(f"cannot read bit configuration {str(path)!r}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BitConfigError(f"bit configuration {str(path)!r} is not valid JSON: {exc}") from None
+    if layer_names is None:
+        if not isinstance(config, dict):
+            raise BitConfigError(f"bit configuration {str(path)!r} must be a JSON object")
+        return config
+    return validate_bit_config(config, layer_names)
+
+
+def save_bit_config(config: BitConfig, path: str | Path) -> None:
+    """Write a bit configuration atomically as pretty JSON."""
+    atomic_write_text(path, json.dumps(config, indent=2) + "\n")
+
+
+def get_bit_config(model: nn.Module) -> BitConfig:
+    """The effective bit-widths of every quantizable layer, read back from the model."""
+    return {
+        name: {"weight_bit_width": layer.weight_bit_width, "act_bit_width": layer.act_bit_width}
+        for name, layer in quant_layers(model).items()
+    }
+
+
+def apply_bit_config(model: nn.Module, config: int | BitConfig) -> None:
+    """Set every layer's bit-widths in place (an int means uniform); weights are kept."""
+    layers = quant_layers(model)
+    if isinstance(config, int) and not isinstance(config, bool):
+        config = uniform_bit_config(list(layers), config)
+    config = validate_bit_config(config, list(layers))
+    for name, layer in layers.items():
+        layer.set_bits(config[name]["weight_bit_width"], config[name]["act_bit_width"])
+
+
+def weight_storage_bits(config: BitConfig, weights_per_layer: dict[str, int]) -> int:
+    """Sum over layers of weights x weight_bit_width (the storage the iso-size baseline matches)."""
+    return sum(weights_per_layer[name] * bits["weight_bit_width"] for name, bits in config.items())

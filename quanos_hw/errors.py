@@ -1,0 +1,34 @@
+"""Exception types of quanos_hw. Every bad-input error derives from :class:`InputError`."""
+
+from energy_models.errors import InputError
+from energy_models.registry import UnknownNameError
+
+__all__ = [
+    "InputError",
+    "UnknownNameError",
+    "BitConfigError",
+    "ConfigError",
+    "DatasetError",
+    "CheckpointError",
+    "TrainingDivergedError",
+]
+
+
+class BitConfigError(InputError):
+    """A bit configuration that does not fit the model (names, types, range)."""
+
+
+class ConfigError(InputError):
+    """A run configuration with an unknown key, a wrong type or a value out of range."""
+
+
+class DatasetError(InputError):
+    """A dataset that is unknown, missing on disk, corrupt or empty."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint that is corrupt, foreign, unsafe, or from a different configuration."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""

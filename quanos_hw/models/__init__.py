@@ -1,0 +1,73 @@
+"""The model zoo: a registry of Brevitas models whose every layer has its own bit-widths."""
+
+from __future__ import annotations
+
+from energy_models.registry import Registry
+from torch import nn
+
+from ..errors import InputError
+from .base import QuanosModel
+from .layers import QuantLayer
+from .resnet import resnet18, resnet20
+from .small_cnn import SmallCNN
+from .vgg import CONFIGS, VGG
+
+MODELS: Registry = Registry("model")
+
+MODELS.register("small_cnn")(SmallCNN)
+MODELS.register("resnet20")(resnet20)
+MODELS.register("resnet18")(resnet18)
+for _name, _cfg in CONFIGS.items():
+    MODELS.register(_name)(lambda cfg=_cfg, **kw: VGG(cfg, **kw))
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`."""
+    return MODELS.names()
+
+
+def create_model(
+    name: str,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    bit_config: int | dict | None = None,
+    *,
+    quantize: bool = True,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+    weight_scaling: str = "per_channel",
+) -> QuanosModel:
+    """Build a registered model.
+
+    Args:
+        name: one of :func:`list_models`.
+        num_classes, in_channels: classifier outputs and input channels.
+        bit_config: ``None`` (uniform 16-bit), an int (uniform bits) or a bit configuration
+            ``{layer: {"weight_bit_width": w, "act_bit_width": a}}`` covering every layer.
+        quantize: ``False`` builds the same model with its quantizers disabled (float mode).
+        mean, std: per-channel input normalisation applied inside the model.
+        weight_scaling: ``"per_channel"`` (default) or ``"per_tensor"`` weight scale factors.
+    """
+    from ..bitconfig import apply_bit_config
+    from ..quantization import set_quantization
+
+    factory = MODELS.get(name)
+    for what, value in (("num_classes", num_classes), ("in_channels", in_channels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{what} must be a positive integer, got {value!r}")
+    if weight_scaling not in ("per_channel", "per_tensor"):
+        raise InputError(f"weight_scaling must be 'per_channel' or 'per_tensor', got {weight_scaling!r}")
+    model = factory(num_classes=num_classes, in_channels=in_channels, weight_scaling=weight_scaling)
+    if mean is not None or std is not None:
+        model.set_normalization(tuple(mean or (0.0,) * in_channels), tuple(std or (1.0,) * in_channels))
+    apply_bit_config(model, 16 if bit_config is None else bit_config)
+    set_quantization(model, quantize)
+    return model
+
+
+def quantizable_layers(model: nn.Module) -> list[str]:
+    """Stable names (``named_modules()`` names) of the model's quantizable layers, in order."""
+    return [name for name, module in model.named_modules() if isinstance(module, QuantLayer)]
+
+
+__all__ = ["MODELS", "QuanosModel", "QuantLayer", "create_model", "list_models", "quantizable_layers"]

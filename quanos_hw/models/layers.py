@@ -1,0 +1,181 @@
+"""Building blocks of every quanos-hw model: one quantizable layer with its own bit-widths.
+
+A *quantizable layer* is a :class:`QuantLayer`: a Brevitas ``QuantConv2d`` or ``QuantLinear``,
+an optional BatchNorm, an optional residual input, and the layer's activation quantizer
+(``QuantReLU`` or, for outputs that are not rectified, a signed ``QuantIdentity``)::
+
+    y = act_quant( relu?( bn( op(x) ) + residual ) )
+
+The layer's ``weight_bit_width`` sets ``op``'s weight quantizer; its ``act_bit_width`` sets the
+quantizer on the layer's output. Both bit-widths are Brevitas ``stateful_const`` buffers, so they
+are saved in checkpoints and can be changed in place (:meth:`QuantLayer.set_bits`) without
+touching trained weights or learned activation scales.
+"""
+
+from __future__ import annotations
+
+import brevitas.nn as qnn
+import torch
+from brevitas.core.bit_width import BitWidthStatefulConst
+from brevitas.quant import (
+    Int8ActPerTensorFloat,
+    Int8WeightPerChannelFloat,
+    Int8WeightPerTensorFloat,
+    Uint8ActPerTensorFloat,
+)
+from torch import nn
+
+#: Smallest and largest bit-width a layer may take.
+MIN_BITS = 2
+MAX_BITS = 16
+
+
+class WeightQuantPerChannel(Int8WeightPerChannelFloat):
+    """Signed narrow-range weights, one float scale per output channel, bit-width in state."""
+
+    bit_width_impl_type = "stateful_const"
+
+
+class WeightQuantPerTensor(Int8WeightPerTensorFloat):
+    """Signed narrow-range weights, one float scale per tensor, bit-width in state."""
+
+    bit_width_impl_type = "stateful_const"
+
+
+class UnsignedActQuant(Uint8ActPerTensorFloat):
+    """Unsigned activations after ReLU; learned per-tensor clip range initialised by calibration."""
+
+    bit_width_impl_type = "stateful_const"
+
+
+class SignedActQuant(Int8ActPerTensorFloat):
+    """Signed activations (logits, shortcut branches); learned clip range, bit-width in state."""
+
+    bit_width_impl_type = "stateful_const"
+
+
+WEIGHT_QUANTIZERS = {"per_channel": WeightQuantPerChannel, "per_tensor": WeightQuantPerTensor}
+
+
+def _bit_width_buffer(proxy: nn.Module) -> torch.Tensor:
+    """The ``bit_width`` buffer of the BitWidthStatefulConst inside a Brevitas quant proxy."""
+    for module in proxy.modules():
+        if isinstance(module, BitWidthStatefulConst):
+            return module.bit_width
+    raise TypeError(f"{type(proxy).__name__} has no stateful bit-width")
+
+
+def check_bits(bits: object, what: str = "bit-width") -> int:
+    """Return ``bits`` as an int in [MIN_BITS, MAX_BITS] or raise a ValueError naming the problem."""
+    from ..errors import BitConfigError
+
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        if isinstance(bits, float) and bits.is_integer():
+            bits = int(bits)
+        else:
+            raise BitConfigError(f"{what} must be an integer, got {bits!r}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise BitConfigError(f"{what} must be between {MIN_BITS} and {MAX_BITS}, got {bits}")
+    return bits
+
+
+class Normalize(nn.Module):
+    """Per-channel ``(x - mean) / std`` inside the model, so inputs and attacks live in [0, 1]."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class QuantLayer(nn.Module):
+    """One quantizable layer: ``op`` -> optional ``norm`` -> (+ residual) -> ``act`` quantizer."""
+
+    def __init__(self, op: nn.Module, norm: nn.Module | None, act: nn.Module, relu: bool) -> None:
+        super().__init__()
+        self.op = op
+        self.norm = norm
+        self.act = act
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.op(x)
+        if self.norm is not None:
+            y = self.norm(y)
+        if residual is not None:
+            y = y + residual
+        return self.act(y)
+
+    def activation_point(self, pre_activation: torch.Tensor, point: str) -> torch.Tensor:
+        """The float tensor at ``point`` ('pre': before the ReLU, 'post': what the quantizer sees)."""
+        if point == "pre" or not self.relu:
+            return pre_activation
+        return torch.relu(pre_activation)
+
+    @property
+    def weight_bit_width(self) -> int:
+        return int(_bit_width_buffer(self.op.weight_quant).item())
+
+    @property
+    def act_bit_width(self) -> int:
+        return int(_bit_width_buffer(self.act.act_quant).item())
+
+    def set_bits(self, weight_bit_width: int, act_bit_width: int) -> None:
+        """Change both bit-widths in place; weights and learned scales are kept."""
+        w = check_bits(weight_bit_width, "weight_bit_width")
+        a = check_bits(act_bit_width, "act_bit_width")
+        _bit_width_buffer(self.op.weight_quant).fill_(float(w))
+        _bit_width_buffer(self.act.act_quant).fill_(float(a))
+
+
+def conv_layer(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+    relu: bool = True,
+    bits: int = 16,
+    weight_scaling: str = "per_channel",
+) -> QuantLayer:
+    """A QuantConv2d (no bias) + BatchNorm2d + QuantReLU (or signed QuantIdentity) layer."""
+    op = qnn.QuantConv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        groups=groups,
+        bias=False,
+        weight_quant=WEIGHT_QUANTIZERS[weight_scaling],
+        weight_bit_width=bits,
+    )
+    return QuantLayer(op, nn.BatchNorm2d(out_channels), _act(relu, bits), relu)
+
+
+def linear_layer(
+    in_features: int,
+    out_features: int,
+    relu: bool = False,
+    bits: int = 16,
+    weight_scaling: str = "per_channel",
+) -> QuantLayer:
+    """A QuantLinear (float bias) + QuantReLU or signed QuantIdentity layer (no BatchNorm)."""
+    op = qnn.QuantLinear(
+        in_features,
+        out_features,
+        bias=True,
+        weight_quant=WEIGHT_QUANTIZERS[weight_scaling],
+        weight_bit_width=bits,
+    )
+    return QuantLayer(op, None, _act(relu, bits), relu)
+
+
+def _act(relu: bool, bits: int) -> nn.Module:
+    if relu:
+        return qnn.QuantReLU(act_quant=UnsignedActQuant, bit_width=bits)
+    return qnn.QuantIdentity(act_quant=SignedActQuant, bit_width=bits)

@@ -1,0 +1,43 @@
+"""Shared fixtures. Heavy objects (trained models) are session-scoped and built once."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import pytest
+import torch
+
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message="fast_hadamard_transform")
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_threads():
+    torch.set_num_threads(2)
+    yield
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    from quanos_hw.data import load_dataset
+
+    return load_dataset("synthetic", n_train=400, n_test=200)
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+    from quanos_hw.data import load_dataset
+
+    return load_dataset("mnist5k")
+
+
+@pytest.fixture(scope="session")
+def trained_small_cnn(mnist5k):
+    """small_cnn trained 3 float epochs on mnist5k (about 8 s), returned in float mode."""
+    from quanos_hw import TrainConfig, create_model, train
+
+    torch.manual_seed(0)
+    model = create_model("small_cnn", in_channels=1, quantize=False, mean=mnist5k.mean, std=mnist5k.std)
+    train(model, mnist5k.train, TrainConfig(epochs=3, lr=0.05, augment="shift"), progress=False)
+    return model
