@@ -30,6 +30,8 @@ _API = {
     "train": "quanos_hw.training",
     "evaluate": "quanos_hw.training",
     "extract_layers": "quanos_hw.hardware",
+    "adversarial_noise_sensitivity": "quanos_hw.sensitivity",
+    "bits_from_ans": "quanos_hw.allocation",
 }
 
 

@@ -1,0 +1,53 @@
+"""The QUANOS bit rule (Panda, arXiv 2004.11233, Algorithm 1): fewer bits for noisier layers.
+
+    k_l = clamp(k_init - round(ANS_l * k_init), k_min, k_init)
+
+``round`` is half-up (floor(v + 0.5)): ANS * k_init = 2.5 gives 3, so k = 13 at k_init = 16
+(Python's round() would give 2 by banker's rounding). ANS = 0 gives k_init; ANS >= 1 gives
+k_min. The same k_l is used for the layer's weights and activations unless ``act_bits`` fixes
+the activations. ``first_last`` optionally overrides the first and last layers: ``"keep"``
+(k_init) or an integer bit-width.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import InputError
+from ..models.layers import check_bits
+
+
+def quanos_bits(ans: float, k_init: int = 16, k_min: int = 2) -> int:
+    if isinstance(ans, bool) or not isinstance(ans, (int, float)) or math.isnan(ans) or ans < 0:
+        raise InputError(f"ANS must be a number >= 0, got {ans!r}")
+    reduction = math.floor(ans * k_init + 0.5) if math.isfinite(ans) else k_init
+    return max(k_min, min(k_init, k_init - reduction))
+
+
+def bits_from_ans(
+    ans: dict[str, float],
+    k_init: int = 16,
+    k_min: int = 2,
+    first_last: str | int | None = None,
+    act_bits: int | None = None,
+) -> dict[str, dict[str, int]]:
+    """Bit configuration from per-layer ANS (layer order = the dict's order, i.e. the model's)."""
+    k_init, k_min = check_bits(k_init, "k_init"), check_bits(k_min, "k_min")
+    if k_min > k_init:
+        raise InputError(f"k_min ({k_min}) must not exceed k_init ({k_init})")
+    if not ans:
+        raise InputError("ANS is empty: the model has no quantizable layers")
+    if act_bits is not None:
+        act_bits = check_bits(act_bits, "act_bits")
+    bits = {name: quanos_bits(value, k_init, k_min) for name, value in ans.items()}
+    if first_last is not None:
+        if first_last == "keep":
+            edge = k_init
+        elif isinstance(first_last, int) and not isinstance(first_last, bool):
+            edge = check_bits(first_last, "first_last")
+        else:
+            raise InputError(f"first_last must be None, 'keep' or a bit-width, got {first_last!r}")
+        names = list(bits)
+        bits[names[0]] = bits[names[-1]] = edge
+    return {name: {"weight_bit_width": k, "act_bit_width": k if act_bits is None else act_bits}
+            for name, k in bits.items()}
