@@ -32,6 +32,8 @@ _API = {
     "extract_layers": "quanos_hw.hardware",
     "adversarial_noise_sensitivity": "quanos_hw.sensitivity",
     "bits_from_ans": "quanos_hw.allocation",
+    "run": "quanos_hw.pipeline",
+    "RunConfig": "quanos_hw.pipeline",
 }
 
 

@@ -82,6 +82,9 @@ class TensorData:
                 return
             yield self.take(torch.arange(start, min(start + batch_size, len(self))))
 
+    def to(self, device: torch.device | str) -> TensorData:
+        return TensorData(self.images.to(device), self.labels.to(device))
+
     def head(self, count: int) -> TensorData:
         return TensorData(self.images[:count], self.labels[:count])
 
@@ -96,14 +99,16 @@ def _random_crop(x: torch.Tensor, generator: torch.Generator | None, pad: int, f
     ``crop_flip`` (pad 4 + flip) is the standard CIFAR augmentation; ``shift`` (pad 2, no flip)
     suits digits."""
     n, _, h, w = x.shape
+    dev = x.device
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h)[None, :])[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w)[None, :])[:, None, None, :]
-    out = padded[torch.arange(n)[:, None, None, None], torch.arange(x.shape[1])[None, :, None, None], rows, cols]
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev)[None, :])[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=dev)[None, :])[:, None, None, :]
+    batch = torch.arange(n, device=dev)[:, None, None, None]
+    out = padded[batch, torch.arange(x.shape[1], device=dev)[None, :, None, None], rows, cols]
     if flip:
-        flipped = torch.rand(n, generator=generator) < 0.5
+        flipped = (torch.rand(n, generator=generator) < 0.5).to(dev)
         out[flipped] = out[flipped].flip(-1)
     return out
 

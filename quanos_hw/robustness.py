@@ -9,7 +9,8 @@ Quantized networks are known to mask gradients, so every evaluation carries four
 
 * ``pgd_not_weaker_than_fgsm``: PGD accuracy <= FGSM accuracy at the same eps (+ tolerance);
 * ``large_eps_near_chance``: PGD without random start at a very large eps (default 0.5) drives
-  accuracy to at most chance + margin; a model whose gradients are useless stays accurate;
+  accuracy to at most chance + margin; a model whose gradients are useless stays accurate
+  (a diagnostic, run on the first ``large_eps_samples`` test images, default 200);
 * ``blackbox_not_stronger_than_whitebox``: transfer attacks do not beat white-box attacks at
   the same eps (- tolerance); if they do, the white-box gradients are unreliable;
 * ``fgsm_monotone_in_eps``: accuracy does not rise with eps (+ tolerance).
@@ -40,6 +41,7 @@ class AttackConfig:
     pgd_random_start: bool = True
     large_eps: float = 0.5
     large_eps_steps: int = 10
+    large_eps_samples: int | None = 200
     tolerance: float = 0.01
     chance_margin: float = 0.1
     seed: int = 0
@@ -53,6 +55,8 @@ class AttackConfig:
         check_eps(self.pgd_eps, "pgd_eps")
         check_eps(self.pgd_alpha, "pgd_alpha")
         check_eps(self.large_eps, "large_eps")
+        if self.large_eps_samples is not None and self.large_eps_samples < 1:
+            raise InputError(f"large_eps_samples must be a positive integer or None, got {self.large_eps_samples!r}")
         for name in ("pgd_steps", "large_eps_steps", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -140,20 +144,22 @@ def evaluate_robustness(
     adv = attack_dataset(pgd, model, data, eps=config.pgd_eps, alpha=config.pgd_alpha, steps=config.pgd_steps,
                          random_start=config.pgd_random_start, seed=config.seed, desc="PGD", **kw)
     pgd_acc = evaluate(model, adv, config.batch_size)
-    adv = attack_dataset(pgd, model, data, eps=config.large_eps, alpha=config.large_eps / 4,
+    probe = data if config.large_eps_samples is None else data.head(config.large_eps_samples)
+    adv = attack_dataset(pgd, model, probe, eps=config.large_eps, alpha=config.large_eps / 4,
                          steps=config.large_eps_steps, random_start=False, desc="PGD large eps", **kw)
     large_acc = evaluate(model, adv, config.batch_size)
     bb_fgsm = bb_pgd = None
     if transfer is not None:
         bb_fgsm = {key: evaluate(model, adv_set, config.batch_size) for key, adv_set in transfer.fgsm.items()}
         bb_pgd = evaluate(model, transfer.pgd, config.batch_size)
-    checks = sanity_checks(config, num_classes, fgsm_acc, pgd_acc, large_acc, bb_fgsm, bb_pgd)
+    checks = sanity_checks(config, num_classes, fgsm_acc, pgd_acc, large_acc, bb_fgsm, bb_pgd, len(probe))
     return RobustnessResult(clean, fgsm_acc, pgd_acc, config.pgd_eps, config.large_eps, large_acc, bb_fgsm,
                             bb_pgd, checks)
 
 
 def sanity_checks(config: AttackConfig, num_classes: int, fgsm_acc: dict[str, float], pgd_acc: float,
-                  large_acc: float, bb_fgsm: dict[str, float] | None, bb_pgd: float | None) -> list[SanityCheck]:
+                  large_acc: float, bb_fgsm: dict[str, float] | None, bb_pgd: float | None,
+                  n_large: int | None = None) -> list[SanityCheck]:
     tol = config.tolerance
     fgsm_at_pgd = fgsm_acc[eps_key(config.pgd_eps)]
     checks = [
@@ -163,7 +169,7 @@ def sanity_checks(config: AttackConfig, num_classes: int, fgsm_acc: dict[str, fl
     chance = 1.0 / num_classes
     checks.append(SanityCheck(
         "large_eps_near_chance", large_acc <= chance + config.chance_margin,
-        f"accuracy {large_acc:.3f} at eps {config.large_eps:.3g} (chance {chance:.3f} + margin "
+        f"accuracy {large_acc:.3f} at eps {config.large_eps:.3g} on {n_large} images (chance {chance:.3f} + margin "
         f"{config.chance_margin:.2f})"))
     if bb_pgd is not None and bb_fgsm is not None:
         worse = [k for k in fgsm_acc if bb_fgsm[k] < fgsm_acc[k] - tol]

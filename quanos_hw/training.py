@@ -129,23 +129,27 @@ def train(
     if len(data) == 0:
         raise ConfigError("cannot train on an empty dataset")
     steps_per_epoch = math.ceil(len(data) / config.batch_size)
-    start_epoch, skip_steps, history, saved_gen, optimizer_state = 0, 0, [], None, None
+    start_epoch, skip_steps, history, saved_gen, optimizer_state, partial = 0, 0, [], None, None, (0.0, 0, 0)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
         ckpt = load_checkpoint(checkpoint_path, config_hash)
         # Brevitas rebuilds its quantizer modules on load: load before building the optimizer
         load_model_state(model, ckpt["model"])
         start_epoch, skip_steps, history = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["history"]
         saved_gen, optimizer_state = ckpt["generator_state"], ckpt["optimizer"]
+        partial = tuple(ckpt["meta"].get("epoch_stats", partial))
     if quantization_enabled(model) and not is_calibrated(model):
-        calibrate_activations(model, (x for x, _ in data.batches(config.batch_size, config.calibration_batches)))
+        calibrate_activations(model, (x.to(next(model.parameters()).device)
+                                      for x, _ in data.batches(config.batch_size, config.calibration_batches)))
+    device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
 
-    def checkpoint(epoch: int, step: int, generator: torch.Generator | None) -> None:
+    def checkpoint(epoch: int, step: int, generator: torch.Generator | None, stats=(0.0, 0, 0)) -> None:
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model=model, config_hash=config_hash, epoch=epoch,
-                            step_in_epoch=step, optimizer=optimizer, generator=generator, history=history)
+                            step_in_epoch=step, optimizer=optimizer, generator=generator, history=history,
+                            meta={"epoch_stats": list(stats)})
 
     with _deferred_sigint() as sig:
         for epoch in range(start_epoch, config.epochs):
@@ -155,12 +159,14 @@ def train(
             order = torch.randperm(len(data), generator=generator)
             if first and saved_gen is not None:
                 generator.set_state(saved_gen)
-            total_loss, correct, seen, lr = 0.0, 0, 0, config.lr
+            total_loss, correct, seen = partial if first else (0.0, 0, 0)
+            lr = config.lr
             bar = tqdm(range(first, steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{config.epochs}",
                        disable=not progress, leave=False, dynamic_ncols=True)
             for step in bar:
                 x, y = data.take(order[step * config.batch_size:(step + 1) * config.batch_size],
                                  config.augment, generator)
+                x, y = x.to(device), y.to(device)
                 lr = config.lr_at(epoch * steps_per_epoch + step, steps_per_epoch)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -180,7 +186,7 @@ def train(
                 seen += len(y)
                 bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
                 if sig["interrupted"]:
-                    checkpoint(epoch, step + 1, generator)
+                    checkpoint(epoch, step + 1, generator, (total_loss, correct, seen))
                     raise KeyboardInterrupt
             record = {"epoch": epoch + 1, "loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1),
                       "lr": lr}
@@ -197,7 +203,8 @@ def predict(model: nn.Module, data: TensorData, batch_size: int = 256) -> torch.
     """Predicted labels for every sample (eval mode; the model's mode is restored)."""
     was_training = model.training
     model.eval()
-    preds = [model(x).argmax(1) for x, _ in data.batches(batch_size)]
+    device = next(model.parameters()).device
+    preds = [model(x.to(device)).argmax(1).cpu() for x, _ in data.batches(batch_size)]
     model.train(was_training)
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
@@ -208,4 +215,4 @@ def evaluate(model: nn.Module, data: TensorData, batch_size: int = 256) -> float
         raise ConfigError("cannot evaluate on an empty dataset")
     if quantization_enabled(model) and not is_calibrated(model):
         raise ConfigError("the quantized model is not calibrated: train it or call calibrate_activations first")
-    return float((predict(model, data, batch_size) == data.labels).float().mean())
+    return float((predict(model, data, batch_size) == data.labels.cpu()).float().mean())

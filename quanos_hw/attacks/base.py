@@ -61,6 +61,7 @@ def attack_dataset(
     """Adversarial copy of ``data``: ``attack(model, x, y, **params)`` batch by batch."""
     out = []
     steps = math.ceil(len(data) / batch_size)
+    device = next(model.parameters()).device
     for x, y in tqdm(data.batches(batch_size), total=steps, desc=desc, disable=not progress, leave=False):
-        out.append(attack(model, x, y, **params))
-    return TensorData(torch.cat(out) if out else data.images[:0].float(), data.labels.clone())
+        out.append(attack(model, x.to(device), y.to(device), **params))
+    return TensorData(torch.cat(out) if out else data.images[:0].float(), data.labels.to(device))

@@ -29,7 +29,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
         x = x.clone().detach()
         adv = x.clone().detach()
         if random_start:
-            generator = torch.Generator().manual_seed(seed) if seed is not None else None
+            generator = torch.Generator(device=x.device).manual_seed(seed) if seed is not None else None
             noise = torch.empty_like(adv).uniform_(-eps, eps, generator=generator)
             adv = torch.clamp(adv + noise, min=0, max=1).detach()
         for _ in range(steps):

@@ -45,9 +45,11 @@ def adversarial_noise_sensitivity(
     steps = math.ceil(len(data) / batch_size)
     if max_batches is not None:
         steps = min(steps, max_batches)
+    device = next(model.parameters()).device
     with eval_mode(model), torch.no_grad():
         for x, y in tqdm(data.batches(batch_size, max_batches), total=steps, desc="ANS", disable=not progress,
                          leave=False):
+            x, y = x.to(device), y.to(device)
             with torch.enable_grad():
                 x_adv = fgsm(model, x, y, eps)
             with capture_activations(model, activation) as clean:

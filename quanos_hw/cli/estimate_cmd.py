@@ -1,0 +1,112 @@
+"""``quanos estimate``: energy, cycles and size of a model and bit configuration, no training."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+
+#: top-level keys of ``--json`` (DESIGN §6); nested objects carry extra fields (cycles, levels).
+JSON_KEYS = ("model", "input_shape", "mac_architecture", "technology", "layers", "totals",
+             "energy_saving_vs_uniform16", "energy_saving_vs_uniform8", "compression_vs_fp32",
+             "compression_vs_uniform16")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("estimate", help="energy and size of a model under a bit configuration (no training)")
+    p.add_argument("--model", required=True, help="a registered model (see 'quanos estimate --list')")
+    shape = p.add_mutually_exclusive_group(required=True)
+    shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed)")
+    shape.add_argument("--input-shape", help="C,H,W of one input, e.g. 3,32,32")
+    p.add_argument("--num-classes", type=int, default=None, help="classifier outputs (default: dataset's, or 10)")
+    bits = p.add_mutually_exclusive_group(required=True)
+    bits.add_argument("--bits", type=int, help="uniform bit-width for weights and activations (2-16)")
+    bits.add_argument("--bit-config", help="bit configuration JSON (e.g. a run's bits.json)")
+    p.add_argument("--mac", default="data_gated", help="MAC architecture (default: data_gated)")
+    p.add_argument("--tech", default="horowitz45", help="technology table: a shipped name or a JSON/YAML file")
+    p.add_argument("--arch-params", default=None, help="JSON/YAML file overriding architecture parameters")
+    p.add_argument("--dataflow", default="weights_dram_acts_sram", help="memory dataflow (default: %(default)s)")
+    p.add_argument("--input-bits", type=int, default=8, help="precision of the network input (default: 8)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object")
+    out.add_argument("--csv", action="store_true", help="print per-layer CSV")
+    p.set_defaults(func=run_estimate)
+
+
+def _shape(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
+    from ..data import dataset_info
+    from ..errors import InputError
+
+    if args.dataset:
+        info = dataset_info(args.dataset)
+        return info.input_shape, args.num_classes or info.num_classes
+    try:
+        shape = tuple(int(v) for v in args.input_shape.split(","))
+    except ValueError:
+        raise InputError(f"--input-shape must be C,H,W integers, got {args.input_shape!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"--input-shape must be three positive integers C,H,W, got {args.input_shape!r}")
+    return shape, args.num_classes or 10
+
+
+def estimate_report(args: argparse.Namespace) -> dict:
+    from energy_models import energy_report
+
+    from ..bitconfig import load_bit_config
+    from ..hardware import extract_layers
+    from ..models import MODELS, create_model, quantizable_layers
+    from ..models.layers import check_bits
+
+    MODELS.get(args.model)  # unknown model: a clear error before anything else
+    shape, classes = _shape(args)
+    model = create_model(args.model, num_classes=classes, in_channels=shape[0])
+    bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(
+        args.bit_config, quantizable_layers(model))
+    layers = extract_layers(model, shape, bits)
+    return energy_report(layers, bits, model=args.model, input_shape=shape, architecture=args.mac,
+                         technology=args.tech, dataflow=args.dataflow, architecture_params=args.arch_params,
+                         input_bit_width=args.input_bits)
+
+
+def format_table(report: dict) -> str:
+    head = f"{'layer':<22}{'kind':<7}{'MACs':>13}{'weights':>11}{'w/a/in':>10}{'MAC µJ':>10}{'mem µJ':>10}{'total µJ':>10}"
+    lines = [f"{report['model']} {tuple(report['input_shape'])} on {report['mac_architecture']} "
+             f"({report['technology']}, {report['dataflow']})", head, "-" * len(head)]
+    for r in report["layers"]:
+        bits = f"{r['weight_bit_width']}/{r['act_bit_width']}/{r['input_bit_width']}"
+        lines.append(f"{r['name'][:21]:<22}{r['kind']:<7}{r['macs']:>13,}{r['weights']:>11,}{bits:>10}"
+                     f"{r['mac_energy_pj'] / 1e6:>10.4g}{r['memory_energy_pj'] / 1e6:>10.4g}{r['energy_pj'] / 1e6:>10.4g}")
+    t = report["totals"]
+    lines += ["-" * len(head),
+              f"{'total':<29}{t['macs']:>13,}{t['weights']:>11,}{'':>10}{t['mac_energy_pj'] / 1e6:>10.4g}"
+              f"{t['memory_energy_pj'] / 1e6:>10.4g}{t['energy_pj'] / 1e6:>10.4g}",
+              f"size {t['size_bits'] / 8192:.1f} KiB ({t['params']:,} params); cycles {t['cycles']:,.0f}",
+              f"energy saving vs uniform 16-bit {report['energy_saving_vs_uniform16']:.3f}x, vs uniform 8-bit "
+              f"{report['energy_saving_vs_uniform8']:.3f}x; compression vs fp32 {report['compression_vs_fp32']:.3f}x, "
+              f"vs uniform 16-bit {report['compression_vs_uniform16']:.3f}x"]
+    return "\n".join(lines)
+
+
+def format_csv(report: dict) -> str:
+    buffer = io.StringIO()
+    keys = [k for k in report["layers"][0] if k != "memory_energy_pj_by_level"]
+    levels = list(report["layers"][0]["memory_energy_pj_by_level"])
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(keys + [f"memory_energy_pj_{lvl}" for lvl in levels])
+    for row in report["layers"]:
+        writer.writerow([row[k] for k in keys] + [row["memory_energy_pj_by_level"][lvl] for lvl in levels])
+    return buffer.getvalue()
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    report = estimate_report(args)
+    if args.json:
+        text = json.dumps({k: report[k] for k in JSON_KEYS}, indent=1)
+    elif args.csv:
+        text = format_csv(report).rstrip("\n")
+    else:
+        text = format_table(report)
+    sys.stdout.write(text + "\n")
+    return 0

@@ -1,0 +1,90 @@
+"""``quanos run``: the QUANOS experiment with its baselines, report and plots."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run the QUANOS experiment (default: mnist5k, small_cnn, a few minutes)")
+    p.add_argument("--config", help="YAML/JSON file of config keys (see --help-config)")
+    p.add_argument("--preset", default=None, help="start from a preset: default or paper")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
+    p.add_argument("--out", help="results folder (default: config key out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished phases")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="compute device (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
+    p.set_defaults(func=run_command)
+
+
+def help_config() -> str:
+    from ..pipeline.config import RunConfig, _hints
+
+    lines = ["config keys (YAML/JSON file or --set KEY=VALUE); null means the dataset's default:"]
+    for f in dataclasses.fields(RunConfig):
+        tp = str(_hints()[f.name]).replace("typing.", "")
+        lines.append(f"  {f.name:<20} {tp:<28} default {f.default!r}")
+    return "\n".join(lines)
+
+
+def resolve_config(args: argparse.Namespace):
+    from ..pipeline.config import load_config_file, load_preset, parse_set
+
+    explicit = args.config or args.preset or args.set
+    if args.resume and not explicit:
+        if not args.out:
+            from ..errors import InputError
+
+            raise InputError("--resume needs --out DIR (the folder of the run to continue)")
+        config = load_config_file(Path(args.out) / "config.json")
+    else:
+        config = load_preset(args.preset or "default")
+        if args.config:
+            config = load_config_file(args.config, config)
+        config = parse_set(args.set, config)
+    overrides = {}
+    if args.out:
+        overrides["out_dir"] = args.out
+    if args.device:
+        overrides["device"] = args.device
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def summary(result) -> str:
+    r = result.report
+    models = r["models"]
+    arch = "data_gated" if "data_gated" in r["config"]["mac_architectures"] else r["config"]["mac_architectures"][0]
+    lines = [f"{'model':<12}{'bits':>6}{'clean':>8}{'PGD':>8}{'BB-PGD':>8}{'E ' + arch + ' (uJ)':>22}{'x vs u16':>10}"
+             f"{'x vs u8':>9}{'size x fp32':>13}"]
+    for name, m in models.items():
+        rob = m["robustness"]
+        e = m["energy"][arch] if m["energy"] else None
+        bits = "fp32" if m["mean_weight_bits"] is None else f"{m['mean_weight_bits']:.2f}"
+        energy = (f"{e['energy_pj'] / 1e6:>22.3f}{e['saving_vs_uniform16']:>10.2f}{e['saving_vs_uniform8']:>9.2f}"
+                  if e else f"{'n/a':>22}{'':>10}{'':>9}")
+        lines.append(f"{name:<12}{bits:>6}{100 * rob['clean']:>7.1f}%{100 * rob['pgd']:>7.1f}%"
+                     f"{100 * rob['blackbox_pgd']:>7.1f}%{energy}{m['compression_vs_fp32']:>13.2f}")
+    bits = " ".join(str(v["weight_bit_width"]) for v in r["bits"].values())
+    lines += ["", f"QUANOS bits per layer: {bits}  (ANS eps {r['quanos']['ans_eps']:.4g}, seed {r['seed']})",
+              "sanity checks: " + ("all passed" if r["sanity"]["all_passed"] else "FAILED: " + "; ".join(
+                  r["sanity"]["failed"])), "", "files written:"]
+    lines += [f"  {f}" for f in result.files]
+    return "\n".join(lines)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.help_config:
+        print(help_config())
+        return 0
+    from ..pipeline import run
+
+    config = resolve_config(args)
+    result = run(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                 log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(summary(result))
+    return 0
+

@@ -1,0 +1,275 @@
+"""The run configuration: one typed, frozen dataclass, loadable from YAML/JSON and ``--set``.
+
+Fields left ``None`` take the dataset's defaults (attack budgets of DESIGN §3, augmentation);
+:meth:`RunConfig.resolve` fills them in, and the resolved configuration is saved with every
+result and hashed to tie checkpoints to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # data and model
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    download: bool = False
+    split_seed: int = 0
+    synthetic_train: int = 600
+    synthetic_test: int = 200
+    model: str = "small_cnn"
+    weight_scaling: str = "per_channel"
+    seed: int = 0
+    device: str = "auto"
+    # schedule (one cosine schedule over warm-up + QAT, shared by every model)
+    warmup_epochs: int = 3
+    qat_epochs: int = 3
+    batch_size: int = 64
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    augment: str | None = None
+    calibration_batches: int = 8
+    # QUANOS
+    ans_eps: float | None = None
+    ans_batches: int = 8
+    ans_batch_size: int = 128
+    ans_activation: str = "post"
+    k_init: int = 16
+    k_min: int = 2
+    first_last: str | int | None = None
+    iterations: int = 1
+    # baselines
+    float_baseline: bool = True
+    uniform_bits: tuple[int, ...] = (16, 8, 4)
+    iso_size: bool = True
+    surrogate_seed: int | None = None
+    # robustness
+    fgsm_eps: tuple[float, ...] | None = None
+    pgd_eps: float | None = None
+    pgd_alpha: float | None = None
+    pgd_steps: int = 10
+    pgd_random_start: bool = True
+    large_eps: float = 0.5
+    large_eps_steps: int = 10
+    large_eps_samples: int | None = 200
+    check_tolerance: float = 0.01
+    eval_batch_size: int = 256
+    # hardware
+    mac_architectures: tuple[str, ...] = ("fixed16", "data_gated", "subword_parallel", "bitfusion", "bit_serial")
+    technology: str = "horowitz45"
+    dataflow: str = "weights_dram_acts_sram"
+    input_bit_width: int = 8
+    # outputs
+    out_dir: str = "quanos_results"
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_values(self)
+
+    def resolve(self) -> RunConfig:
+        """Fill dataset-dependent defaults (``None`` fields)."""
+        from ..data import dataset_info
+
+        info = dataset_info(self.dataset)
+        return dataclasses.replace(
+            self,
+            augment=self.augment if self.augment is not None else info.augment,
+            ans_eps=self.ans_eps if self.ans_eps is not None else info.ans_eps,
+            fgsm_eps=self.fgsm_eps if self.fgsm_eps is not None else tuple(info.fgsm_eps),
+            pgd_eps=self.pgd_eps if self.pgd_eps is not None else info.pgd_eps,
+            pgd_alpha=self.pgd_alpha if self.pgd_alpha is not None else info.pgd_alpha,
+            surrogate_seed=self.surrogate_seed if self.surrogate_seed is not None else self.seed + 1,
+        )
+
+    def to_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+    def hash(self) -> str:
+        """Hash of everything that affects results (the output directory and device excluded)."""
+        data = {k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device")}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _hints() -> dict:
+    return typing.get_type_hints(RunConfig)
+
+
+def _type_name(tp) -> str:
+    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _matches(value, tp) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if origin is tuple:
+        inner = typing.get_args(tp)[0]
+        return isinstance(value, tuple) and all(_matches(v, inner) for v in value)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _check_types(config: RunConfig) -> None:
+    for name, tp in _hints().items():
+        value = getattr(config, name)
+        if not _matches(value, tp):
+            raise ConfigError(f"config key {name!r} must be {_type_name(tp)}, got {value!r}")
+
+
+def _check_values(c: RunConfig) -> None:
+    from energy_models import DATAFLOWS, list_architectures
+
+    from ..data import list_datasets
+    from ..models import list_models
+
+    def positive(*names):
+        for n in names:
+            if getattr(c, n) < 1:
+                raise ConfigError(f"config key {n!r} must be >= 1, got {getattr(c, n)}")
+
+    def non_negative(*names):
+        for n in names:
+            if getattr(c, n) < 0:
+                raise ConfigError(f"config key {n!r} must be >= 0, got {getattr(c, n)}")
+
+    def one_of(name, allowed):
+        if getattr(c, name) not in allowed:
+            raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {getattr(c, name)!r}")
+
+    one_of("dataset", list_datasets())
+    one_of("model", list_models())
+    one_of("weight_scaling", ("per_channel", "per_tensor"))
+    one_of("device", ("auto", "cpu", "cuda"))
+    one_of("optimizer", ("sgd", "adam"))
+    one_of("ans_activation", ("post", "pre"))
+    one_of("dataflow", DATAFLOWS)
+    if c.augment is not None:
+        one_of("augment", ("none", "shift", "crop_flip"))
+    non_negative("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed")
+    positive("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations", "pgd_steps",
+             "large_eps_steps", "eval_batch_size", "synthetic_train", "synthetic_test")
+    if c.large_eps_samples is not None and c.large_eps_samples < 1:
+        raise ConfigError(f"config key 'large_eps_samples' must be >= 1 or null, got {c.large_eps_samples}")
+    if c.qat_epochs < c.iterations:
+        raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
+    if not c.lr > 0:
+        raise ConfigError(f"config key 'lr' must be > 0, got {c.lr}")
+    for name in ("ans_eps", "pgd_eps", "pgd_alpha", "large_eps"):
+        value = getattr(c, name)
+        if value is not None and not 0 <= value <= 1:
+            raise ConfigError(f"config key {name!r} must be between 0 and 1, got {value}")
+    for eps in c.fgsm_eps or ():
+        if not 0 <= eps <= 1:
+            raise ConfigError(f"config key 'fgsm_eps' values must be between 0 and 1, got {eps}")
+    if c.fgsm_eps is not None and not c.fgsm_eps:
+        raise ConfigError("config key 'fgsm_eps' needs at least one eps")
+    for name in ("k_init", "k_min", "input_bit_width"):
+        if not 2 <= getattr(c, name) <= 16:
+            raise ConfigError(f"config key {name!r} must be between 2 and 16, got {getattr(c, name)}")
+    if c.k_min > c.k_init:
+        raise ConfigError(f"config key 'k_min' ({c.k_min}) must not exceed 'k_init' ({c.k_init})")
+    for b in c.uniform_bits:
+        if not 2 <= b <= 16:
+            raise ConfigError(f"config key 'uniform_bits' values must be between 2 and 16, got {b}")
+    if 16 not in c.uniform_bits or 8 not in c.uniform_bits:
+        raise ConfigError("config key 'uniform_bits' must include 16 and 8 (the reference baselines)")
+    if isinstance(c.first_last, str) and c.first_last != "keep":
+        raise ConfigError(f"config key 'first_last' must be null, 'keep' or a bit-width, got {c.first_last!r}")
+    if isinstance(c.first_last, int) and not 2 <= c.first_last <= 16:
+        raise ConfigError(f"config key 'first_last' must be between 2 and 16, got {c.first_last}")
+    if not c.mac_architectures:
+        raise ConfigError("config key 'mac_architectures' needs at least one architecture")
+    for arch in c.mac_architectures:
+        if arch not in list_architectures():
+            raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {list_architectures()}")
+
+
+def _coerce(name: str, value):
+    """Lists from YAML/JSON become tuples where the field is a tuple."""
+    tp = _hints()[name]
+    args = typing.get_args(tp)
+    wants_tuple = typing.get_origin(tp) is tuple or any(typing.get_origin(a) is tuple for a in args)
+    if wants_tuple and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def config_from_dict(raw: object, origin: str = "config", base: RunConfig | None = None) -> RunConfig:
+    """Build a RunConfig from a mapping (unknown keys and wrong types are ConfigErrors)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin} must be a mapping of config keys, got {type(raw).__name__}")
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {unknown} in {origin}; see 'quanos run --help-config'")
+    values = {k: _coerce(k, v) for k, v in raw.items()}
+    return dataclasses.replace(base or RunConfig(), **values)
+
+
+def parse_set(assignments: list[str], base: RunConfig) -> RunConfig:
+    """Apply ``key=value`` overrides; values are parsed as YAML scalars or lists."""
+    raw = {}
+    for item in assignments:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        try:
+            raw[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key}: cannot parse value {text!r}") from None
+    return config_from_dict(raw, "--set", base)
+
+
+def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"config file {str(path)!r} cannot be parsed: {first}") from None
+    if isinstance(raw, dict) and set(raw) == {"config_hash", "config"}:
+        raw = raw["config"]  # a results folder's config.json
+    return config_from_dict(raw if raw is not None else {}, f"config file {str(path)!r}", base)
+
+
+def list_presets() -> list[str]:
+    files = resources.files("quanos_hw").joinpath("presets").iterdir()
+    return sorted(["default"] + [f.name[:-5] for f in files if f.name.endswith(".yaml")])
+
+
+def load_preset(name: str) -> RunConfig:
+    """``default`` is the embedded default; others are YAML files in quanos_hw/presets."""
+    if name == "default":
+        return RunConfig()
+    if name not in list_presets():
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(list_presets())}")
+    text = resources.files("quanos_hw").joinpath("presets", f"{name}.yaml").read_text()
+    return config_from_dict(yaml.safe_load(text), f"preset {name!r}")

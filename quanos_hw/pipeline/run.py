@@ -1,0 +1,218 @@
+"""The QUANOS experiment end to end (Panda, arXiv 2004.11233, Algorithm 1) and its baselines.
+
+Phases (each skipped on ``resume`` once finished; training phases resume mid-way):
+
+1. ``warmup``: a randomly initialised float network trained ``warmup_epochs`` epochs.
+2. ``ans_i``: ANS per layer on the current network (FGSM at ``ans_eps``) -> bits by the QUANOS rule.
+3. ``quanos_i``: the hybrid network, built from the previous weights, trained (QAT) for its
+   share of ``qat_epochs``. Steps 2-3 repeat ``iterations`` times (the iterative form).
+4. Baselines from the same warm weights, data order and schedule: ``float32`` (quantizers
+   off), ``uniform{b}`` for each b in ``uniform_bits``, and the iso-size uniform width (the
+   uniform bit-width whose weight storage is closest to the hybrid's; reused when it is one
+   of ``uniform_bits``).
+5. ``surrogate``: an independent float network (another seed) for black-box transfer attacks.
+6. ``eval_<model>``: clean, FGSM, PGD, large-eps and black-box accuracy with sanity checks.
+
+Energy and size of every quantized model come from energy_models on every configured MAC
+architecture; the report and plots are written at the end (atomically).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import bitconfig
+from ..allocation import bits_from_ans
+from ..checkpoint import load_checkpoint, load_model_state
+from ..data import Dataset, load_dataset
+from ..errors import InputError
+from ..hardware import extract_layers
+from ..models import create_model
+from ..quantization import set_quantization
+from ..robustness import AttackConfig, craft_transfer_set, evaluate_robustness
+from ..sensitivity import adversarial_noise_sensitivity
+from ..training import TrainConfig, evaluate, train
+from .config import RunConfig
+from .workspace import Workspace
+
+
+@dataclass
+class RunResult:
+    report: dict
+    out_dir: Path
+    files: list[str] = field(default_factory=list)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for but no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+def qat_shares(total: int, parts: int) -> list[int]:
+    """Split the QAT epoch budget over the iterations (earlier iterations get the remainder)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def iso_size_bits(weights: list[int], hybrid_bits: list[int]) -> int:
+    """Uniform width whose weight storage is closest to the hybrid's (ties: the larger width)."""
+    target = sum(w * b for w, b in zip(weights, hybrid_bits))
+    total = sum(weights)
+    return min(range(16, 1, -1), key=lambda b: abs(total * b - target))
+
+
+class _Runner:
+    def __init__(self, config: RunConfig, data: Dataset, ws: Workspace, device: torch.device, progress: bool,
+                 log) -> None:
+        self.c, self.data, self.ws, self.device, self.progress, self.log = config, data, ws, device, progress, log
+        self.timing: dict[str, float] = {}
+
+    # -- models -------------------------------------------------------------------------------
+    def new_model(self, seed: int):
+        torch.manual_seed(seed)
+        model = create_model(self.c.model, num_classes=self.data.info.num_classes,
+                             in_channels=self.data.info.input_shape[0], mean=self.data.mean, std=self.data.std,
+                             weight_scaling=self.c.weight_scaling, quantize=False)
+        return model.to(self.device)
+
+    def load(self, phase: str, seed: int | None = None):
+        """A fresh model holding ``phase``'s final weights, with that phase's quantization state."""
+        model = self.new_model(self.c.seed if seed is None else seed)
+        load_model_state(model, load_checkpoint(self.ws.checkpoint(phase), self.ws.config_hash)["model"])
+        set_quantization(model, self.ws.done(phase)["quantized"])
+        return model
+
+    def train_config(self, epochs: int, offset: int, total: int, seed: int) -> TrainConfig:
+        c = self.c
+        return TrainConfig(epochs=epochs, batch_size=c.batch_size, lr=c.lr, momentum=c.momentum,
+                           weight_decay=c.weight_decay, optimizer=c.optimizer, augment=c.augment, seed=seed,
+                           schedule_offset=offset, schedule_epochs=total, calibration_batches=c.calibration_batches)
+
+    def train_phase(self, phase: str, *, init: str | None, bits, quantize: bool, epochs: int, offset: int,
+                    seed: int | None = None, total: int | None = None) -> dict:
+        state = self.ws.done(phase)
+        if state is not None:
+            return state
+        seed = self.c.seed if seed is None else seed
+        self.log(f"[{phase}] {'QAT' if quantize else 'float training'} for {epochs} epoch(s)")
+        start = time.perf_counter()
+        model = self.load(init) if init is not None else self.new_model(seed)
+        bitconfig.apply_bit_config(model, bits)
+        set_quantization(model, quantize)
+        total = total if total is not None else self.c.warmup_epochs + self.c.qat_epochs
+        history = train(model, self.data.train, self.train_config(epochs, offset, total, seed),
+                        checkpoint_path=self.ws.checkpoint(phase), config_hash=self.ws.config_hash, resume=True,
+                        progress=self.progress, desc=phase)
+        self.timing[phase] = time.perf_counter() - start
+        return self.ws.finish(phase, {
+            "quantized": quantize, "bits": bitconfig.get_bit_config(model), "history": history,
+            "test_accuracy": evaluate(model, self.data.test, self.c.eval_batch_size)})
+
+    # -- QUANOS ---------------------------------------------------------------------------------
+    def ans_phase(self, phase: str, source: str) -> dict:
+        state = self.ws.done(phase)
+        if state is not None:
+            return state
+        self.log(f"[{phase}] adversarial noise sensitivity on {source} (FGSM eps {self.c.ans_eps:.4g})")
+        start = time.perf_counter()
+        model = self.load(source)
+        ans = adversarial_noise_sensitivity(model, self.data.train, self.c.ans_eps, max_batches=self.c.ans_batches,
+                                            activation=self.c.ans_activation, batch_size=self.c.ans_batch_size,
+                                            progress=self.progress)
+        bits = bits_from_ans(ans, self.c.k_init, self.c.k_min, self.c.first_last)
+        self.timing[phase] = time.perf_counter() - start
+        samples = min(len(self.data.train), self.c.ans_batches * self.c.ans_batch_size)
+        return self.ws.finish(phase, {"source": source, "ans": ans, "bits": bits, "samples": samples})
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def attack_config(self) -> AttackConfig:
+        c = self.c
+        return AttackConfig(fgsm_eps=tuple(c.fgsm_eps), pgd_eps=c.pgd_eps, pgd_alpha=c.pgd_alpha, pgd_steps=c.pgd_steps,
+                            pgd_random_start=c.pgd_random_start, large_eps=c.large_eps,
+                            large_eps_steps=c.large_eps_steps, large_eps_samples=c.large_eps_samples, tolerance=c.check_tolerance, seed=c.seed,
+                            batch_size=c.eval_batch_size)
+
+    def evaluate_all(self, models: dict[str, str]) -> dict[str, dict]:
+        results, transfer = {}, None
+        test = self.data.test.to(self.device)
+        for name, phase in models.items():
+            key = f"eval_{name}"
+            state = self.ws.done(key)
+            if state is None:
+                if transfer is None:
+                    self.log("[surrogate] crafting transfer attacks for the black-box evaluation")
+                    transfer = craft_transfer_set(self.load("surrogate", self.c.surrogate_seed), test,
+                                                  self.attack_config(), self.progress)
+                self.log(f"[{key}] white-box and black-box attacks on {name}")
+                start = time.perf_counter()
+                result = evaluate_robustness(self.load(phase), test, self.attack_config(),
+                                             self.data.info.num_classes, transfer, self.progress)
+                self.timing[key] = time.perf_counter() - start
+                state = self.ws.finish(key, result.to_dict())
+            results[name] = state
+        return results
+
+
+def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
+    """Run the QUANOS experiment described by ``config``; return the report and the files written."""
+    from .report import write_outputs
+
+    log = log or (lambda msg: tqdm.write(msg))
+    c = config.resolve()
+    # everything that can be checked is checked before anything is written
+    from energy_models import get_architecture, load_technology
+
+    tech = load_technology(c.technology)
+    for arch in c.mac_architectures:
+        get_architecture(arch, tech)
+    synthetic = dict(n_train=c.synthetic_train, n_test=c.synthetic_test) if c.dataset == "synthetic" else {}
+    data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, **synthetic)
+    device = pick_device(c.device)
+    probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
+    layers = extract_layers(probe, data.info.input_shape)
+    ws = Workspace(c.out_dir, c)
+    ws.prepare(resume)
+    r = _Runner(c, data, ws, device, progress, log)
+    if resume:
+        log(f"resuming {str(ws.root)!r}: finished phases are skipped")
+
+    W, Q = c.warmup_epochs, c.qat_epochs
+    r.train_phase("warmup", init=None, bits=16, quantize=False, epochs=W, offset=0)
+    iterations, source, offset = [], "warmup", W
+    for i, share in enumerate(qat_shares(Q, c.iterations), start=1):
+        step = r.ans_phase(f"ans_{i}", source)
+        r.train_phase(f"quanos_{i}", init=source, bits=step["bits"], quantize=True, epochs=share, offset=offset)
+        iterations.append(step)
+        source, offset = f"quanos_{i}", offset + share
+    final_bits = iterations[-1]["bits"]
+
+    models: dict[str, str] = {"quanos": source}
+    if c.float_baseline:
+        r.train_phase("float32", init="warmup", bits=16, quantize=False, epochs=Q, offset=W)
+        models["float32"] = "float32"
+    for b in sorted(set(c.uniform_bits), reverse=True):
+        r.train_phase(f"uniform{b}", init="warmup", bits=b, quantize=True, epochs=Q, offset=W)
+        models[f"uniform{b}"] = f"uniform{b}"
+    iso = None
+    if c.iso_size:
+        iso = iso_size_bits([lyr.weights for lyr in layers], [final_bits[lyr.name]["weight_bit_width"] for lyr in layers])
+        if iso not in c.uniform_bits:
+            r.train_phase(f"uniform{iso}", init="warmup", bits=iso, quantize=True, epochs=Q, offset=W)
+            models[f"uniform{iso}"] = f"uniform{iso}"
+    r.train_phase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0, seed=c.surrogate_seed)
+    robustness = r.evaluate_all(models)
+
+    phases = {name: ws.done(phase) for name, phase in models.items()}
+    files = write_outputs(ws.root, c, ws.config_hash, data, layers, iterations, phases, robustness, iso,
+                          ws.done("surrogate"), r.timing)
+    from json import loads
+
+    report = loads((ws.root / "report.json").read_text())
+    return RunResult(report=report, out_dir=ws.root, files=files)

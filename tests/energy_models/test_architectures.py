@@ -1,0 +1,101 @@
+"""Golden values, computed by hand from the Horowitz 45 nm numbers (DESIGN §4) and the
+architecture parameters in energy_models/data/architectures.json."""
+
+import numpy as np
+import pytest
+
+from energy_models import get_architecture, list_architectures
+from energy_models.errors import InputError
+
+# e_mult(w, a) = K * w * a, K fitted through the origin on (8b: 0.2 pJ, 32b: 3.1 pJ)
+K = (0.2 * 8**2 + 3.1 * 32**2) / (8**4 + 32**4)
+ADD32 = 0.1                      # accumulator add, 32 bit
+MAC16 = K * 16 * 16 + ADD32      # full-precision 16-bit MAC
+MAC8 = K * 8 * 8 + ADD32         # BitFusion's 8x8 fusion unit cycle
+
+POINTS = [(16, 16), (8, 8), (4, 4), (2, 2), (8, 4)]
+GOLDEN = {
+    "fixed16": {p: MAC16 for p in POINTS},
+    "data_gated": {(w, a): K * w * a + ADD32 + 0.1 * MAC16 for w, a in POINTS},
+    "subword_parallel": {(16, 16): 1.2 * MAC16, (8, 8): 1.2 * MAC16 / 2, (4, 4): 1.2 * MAC16 / 4,
+                         (2, 2): 1.2 * MAC16 / 8, (8, 4): 1.2 * MAC16 / 2},
+    "bitfusion": {(16, 16): 1.3 * MAC8 * 4, (8, 8): 1.3 * MAC8, (4, 4): 1.3 * MAC8 / 4, (2, 2): 1.3 * MAC8 / 16,
+                  (8, 4): 1.3 * MAC8 / 2},
+    "bit_serial": {(w, a): a * MAC16 / 16 * 1.1 for w, a in POINTS},
+}
+THROUGHPUT = {
+    "fixed16": {p: 1.0 for p in POINTS},
+    "data_gated": {p: 1.0 for p in POINTS},
+    "subword_parallel": {(16, 16): 1, (8, 8): 2, (4, 4): 4, (2, 2): 8, (8, 4): 2},
+    "bitfusion": {(16, 16): 0.25, (8, 8): 1, (4, 4): 4, (2, 2): 16, (8, 4): 2},
+    "bit_serial": {(w, a): 1 / a for w, a in POINTS},
+}
+
+
+def test_registry():
+    assert list_architectures() == ["bit_serial", "bitfusion", "data_gated", "fixed16", "subword_parallel"]
+
+
+def test_pinned_numbers():
+    assert K == pytest.approx(0.00302772374, rel=1e-8)
+    assert MAC16 == pytest.approx(0.87509728, rel=1e-8)
+    arch = get_architecture("data_gated")
+    assert float(arch.energy_per_mac_pj(8, 8)) == pytest.approx(0.38128405, rel=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+@pytest.mark.parametrize("point", POINTS)
+def test_energy_per_mac_and_throughput_golden(name, point):
+    arch = get_architecture(name)
+    w, a = point
+    assert float(arch.energy_per_mac_pj(np.array(w), np.array(a))) == pytest.approx(GOLDEN[name][point], rel=1e-9)
+    assert float(arch.macs_per_cycle(np.array(w), np.array(a))) == pytest.approx(THROUGHPUT[name][point])
+
+
+def test_fixed16_energy_is_the_same_at_every_bit_width():
+    arch = get_architecture("fixed16")
+    w, a = np.meshgrid(np.arange(2, 17), np.arange(2, 17))
+    energy = arch.energy_per_mac_pj(w, a)
+    assert energy.shape == w.shape and np.all(energy == energy.flat[0])
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(GOLDEN) if n != "fixed16"])
+def test_energy_never_increases_when_bits_decrease(name):
+    arch = get_architecture(name)
+    bits = np.arange(2, 17)
+    w, a = np.meshgrid(bits, bits, indexing="ij")
+    energy = arch.energy_per_mac_pj(w, a)
+    assert np.all(np.diff(energy, axis=0) >= 0) and np.all(np.diff(energy, axis=1) >= 0)
+    assert energy[0, 0] < energy[-1, -1]
+
+
+def test_parameters_live_in_data_and_can_be_overridden(tmp_path):
+    base = get_architecture("data_gated")
+    cheaper = get_architecture("data_gated", params={"overhead_fraction": 0.0})
+    assert float(cheaper.energy_per_mac_pj(8, 8)) == pytest.approx(K * 64 + ADD32)
+    assert float(cheaper.energy_per_mac_pj(8, 8)) < float(base.energy_per_mac_pj(8, 8))
+    f = tmp_path / "arch.yaml"
+    f.write_text("subword_parallel:\n  modes: [16, 8]\n")
+    coarse = get_architecture("subword_parallel", params=f)
+    assert float(coarse.macs_per_cycle(4, 4)) == 2.0  # no 4-bit mode: runs in 8-bit mode
+    serial_w = get_architecture("bit_serial", params={"serial_operand": "weight"})
+    assert float(serial_w.energy_per_mac_pj(4, 16)) == pytest.approx(4 * MAC16 / 16 * 1.1)
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("data_gated", {"overhead_fraction": -1}, "must be a number >= 0"),
+    ("data_gated", {"gating": 1}, r"unknown parameter\(s\) \['gating'\]"),
+    ("bit_serial", {"serial_operand": "both"}, "serial_operand must be 'act' or 'weight'"),
+    ("subword_parallel", {"modes": []}, "must be a list of positive integers"),
+    ("fixed16", {"units": 0}, "must be a positive integer"),
+])
+def test_bad_parameters(name, params, match):
+    with pytest.raises(InputError, match=match):
+        get_architecture(name, params=params)
+
+
+def test_unknown_architecture_and_unsupported_bits():
+    with pytest.raises(InputError, match="unknown MAC architecture 'tpu'"):
+        get_architecture("tpu")
+    with pytest.raises(InputError, match="exceeds the largest supported mode"):
+        get_architecture("subword_parallel").macs_per_cycle(np.array(32), np.array(8))

@@ -1,0 +1,82 @@
+import json
+
+import pytest
+
+from energy_models import list_technologies, load_technology, parse_technology
+from energy_models.errors import InputError
+
+
+def _raw():
+    return json.loads(json.dumps({
+        "name": "t", "reference": "r",
+        "int_add_pj": {"32": {"value": 0.1, "source": "s"}},
+        "int_mult_pj": {"8": {"value": 0.2, "source": "s"}},
+        "memories": {"dram": {"word_bits": 32, "read_pj": {"value": 640, "source": "s"},
+                              "write_pj": {"value": 640, "source": "s"}},
+                     "sram": {"word_bits": 32, "read_pj": {"value": 5, "source": "s"},
+                              "write_pj": {"value": 5, "source": "s"}}},
+    }))
+
+
+def test_default_table_is_horowitz():
+    assert list_technologies() == ["horowitz45"]
+    t = load_technology()
+    assert t.name == "horowitz45" and "ISSCC 2014" in t.reference
+    assert dict(t.int_add_pj) == {8: 0.03, 16: 0.05, 32: 0.1}
+    assert dict(t.int_mult_pj) == {8: 0.2, 32: 3.1}
+    assert t.memory("dram").read_pj_per_bit == 20.0 and t.memory("sram").read_pj_per_bit == 5 / 32
+    assert t.memory("cache_1mb").word_bits == 64 and t.memory("cache_1mb").read_pj == 100.0
+    assert float(t.add_energy_pj(24)) == pytest.approx(0.075)  # interpolated
+    assert float(t.add_energy_pj(64)) == pytest.approx(0.2)    # proportional beyond the table
+
+
+def test_every_number_has_a_citation():
+    raw = json.loads(open(load_technology.__globals__["resources"].files("energy_models")
+                          .joinpath("data", "horowitz45.json")).read())
+    for section in ("int_add_pj", "int_mult_pj"):
+        assert all(entry["source"] for entry in raw[section].values())
+    for level in raw["memories"].values():
+        assert level["read_pj"]["source"] and level["write_pj"]["source"]
+
+
+def test_user_tables_in_json_and_yaml(tmp_path):
+    j = tmp_path / "mine.json"
+    j.write_text(json.dumps(_raw()))
+    assert load_technology(j).name == "t"
+    y = tmp_path / "mine.yaml"
+    import yaml
+
+    y.write_text(yaml.safe_dump(_raw()))
+    assert load_technology(y).memory("sram").read_pj == 5
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda r: r.pop("memories"), "missing or empty 'memories'"),
+    (lambda r: r.pop("int_mult_pj"), "missing or empty 'int_mult_pj'"),
+    (lambda r: r["int_add_pj"]["32"].__setitem__("value", -0.1), "must not be negative"),
+    (lambda r: r["int_add_pj"]["32"].__setitem__("value", "cheap"), "must be a finite number"),
+    (lambda r: r["int_add_pj"]["32"].pop("source"), "needs a 'source' citation"),
+    (lambda r: r["memories"]["dram"].pop("write_pj"), "missing 'write_pj'"),
+    (lambda r: r["memories"]["dram"].__setitem__("word_bits", 0), "word_bits must be a positive integer"),
+    (lambda r: r["int_mult_pj"].__setitem__("x", {"value": 1, "source": "s"}), "is not a bit-width"),
+    (lambda r: r.__setitem__("voltage", 0.9), r"unknown field\(s\) \['voltage'\]"),
+    (lambda r: r.pop("name"), "missing string field 'name'"),
+])
+def test_malformed_tables_are_clear_errors(mutate, match):
+    raw = _raw()
+    mutate(raw)
+    with pytest.raises(InputError, match=match):
+        parse_technology(raw, "'t.json'")
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_technology(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_technology(bad)
+    with pytest.raises(InputError, match="unknown technology 'tsmc7'"):
+        load_technology("tsmc7")
+    with pytest.raises(InputError, match="has no memory level 'hbm'"):
+        load_technology().memory("hbm")

@@ -1,0 +1,90 @@
+import dataclasses
+import json
+
+import pytest
+
+from quanos_hw.errors import ConfigError
+from quanos_hw.pipeline.config import (
+    RunConfig,
+    config_from_dict,
+    list_presets,
+    load_config_file,
+    load_preset,
+    parse_set,
+)
+
+
+def test_defaults_resolve_to_the_dataset_budgets():
+    c = RunConfig().resolve()
+    assert (c.dataset, c.model) == ("mnist5k", "small_cnn")
+    assert c.ans_eps == 0.1 and c.fgsm_eps == (0.05, 0.1, 0.2) and c.pgd_eps == 0.1 and c.pgd_alpha == 0.025
+    assert c.augment == "shift" and c.surrogate_seed == 1
+    cifar = dataclasses.replace(RunConfig(), dataset="cifar10").resolve()
+    assert cifar.ans_eps == pytest.approx(8 / 255) and cifar.augment == "crop_flip"
+
+
+def test_hash_ignores_output_dir_and_device_only():
+    a = RunConfig()
+    assert a.hash() == dataclasses.replace(a, out_dir="elsewhere", device="cpu").hash()
+    assert a.hash() != dataclasses.replace(a, seed=1).hash()
+
+
+def test_set_parses_yaml_scalars_and_lists():
+    c = parse_set(["lr=0.1", "uniform_bits=[16, 8, 2]", "first_last=keep", "ans_eps=null", "download=true"],
+                  RunConfig())
+    assert c.lr == 0.1 and c.uniform_bits == (16, 8, 2) and c.first_last == "keep" and c.download is True
+
+
+def test_files_and_presets(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 3\nfgsm_eps: [0.1, 0.3]\n")
+    c = load_config_file(path)
+    assert c.seed == 3 and c.fgsm_eps == (0.1, 0.3)
+    as_json = tmp_path / "c.json"
+    as_json.write_text(json.dumps({"config_hash": "x", "config": {"seed": 4}}))  # a results folder's config.json
+    assert load_config_file(as_json).seed == 4
+    assert list_presets() == ["default", "paper"]
+    paper = load_preset("paper")
+    assert (paper.dataset, paper.model, paper.warmup_epochs, paper.warmup_epochs + paper.qat_epochs) == (
+        "cifar10", "vgg19", 25, 200)
+
+
+@pytest.mark.parametrize("raw, match", [
+    ({"epochs": 3}, r"unknown config key\(s\) \['epochs'\]"),
+    ({"lr": "fast"}, "config key 'lr' must be float, got 'fast'"),
+    ({"seed": 1.5}, "config key 'seed' must be int"),
+    ({"download": "yes"}, "config key 'download' must be bool"),
+    ({"uniform_bits": [16, "8"]}, "config key 'uniform_bits' must be tuple"),
+    ({"warmup_epochs": -1}, "'warmup_epochs' must be >= 0"),
+    ({"dataset": "imagenet"}, "config key 'dataset' must be one of"),
+    ({"model": "lenet"}, "config key 'model' must be one of"),
+    ({"ans_eps": 1.5}, "'ans_eps' must be between 0 and 1"),
+    ({"fgsm_eps": [-0.1]}, "'fgsm_eps' values must be between 0 and 1"),
+    ({"k_min": 1}, "'k_min' must be between 2 and 16"),
+    ({"k_min": 12, "k_init": 8}, "must not exceed"),
+    ({"uniform_bits": [4, 2]}, "must include 16 and 8"),
+    ({"first_last": "both"}, "'first_last' must be null, 'keep' or a bit-width"),
+    ({"mac_architectures": ["tpu"]}, "unknown MAC architecture 'tpu'"),
+    ({"qat_epochs": 1, "iterations": 2}, r"qat_epochs \(1\) must be at least iterations \(2\)"),
+    ({"lr": 0}, "'lr' must be > 0"),
+])
+def test_bad_configs_name_the_problem(raw, match):
+    with pytest.raises(ConfigError, match=match):
+        config_from_dict(raw)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config_file(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: [1, 2\n")
+    with pytest.raises(ConfigError, match="cannot be parsed"):
+        load_config_file(broken)
+    not_a_map = tmp_path / "list.yaml"
+    not_a_map.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config_file(not_a_map)
+    with pytest.raises(ConfigError, match="--set expects key=value"):
+        parse_set(["seed"], RunConfig())
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_preset("fast")
