@@ -108,6 +108,7 @@ def estimate(
     architecture_params: dict | str | Path | None = None,
     input_bit_width: int = 8,
     param_bit_width: int = 32,
+    input_bits=None,
 ) -> Estimate:
     """Estimate energy, cycles and size of ``layers`` under one or many bit configurations.
 
@@ -121,6 +122,8 @@ def estimate(
         architecture_params: overrides of the architecture's parameters (dict or file).
         input_bit_width: precision of the network input (8-bit images).
         param_bit_width: storage bits of bias and BatchNorm parameters.
+        input_bits: optional explicit precision of every layer's input activations, shaped like
+            the bit arrays; overrides the producer tracking (used to tabulate pairwise costs).
     """
     layers = tuple(layers)
     if not layers:
@@ -144,7 +147,10 @@ def estimate(
     flow = get_dataflow(dataflow)
 
     src = input_sources(layers)
-    a_in = np.where(src >= 0, a[:, np.maximum(src, 0)], np.where(src == -1, input_bit_width, a))
+    if input_bits is None:
+        a_in = np.where(src >= 0, a[:, np.maximum(src, 0)], np.where(src == -1, input_bit_width, a))
+    else:
+        a_in = np.broadcast_to(_bits_array(input_bits, n_layers, "input bits"), a.shape)
 
     macs = np.array([layer.macs for layer in layers], dtype=float)
     counts = {

@@ -51,3 +51,40 @@ def bits_from_ans(
         bits[names[0]] = bits[names[-1]] = edge
     return {name: {"weight_bit_width": k, "act_bit_width": k if act_bits is None else act_bits}
             for name, k in bits.items()}
+
+
+def quanos_rule_for_budget(problem, scores: dict[str, float], k_init: int = 16, k_min: int = 2, iterations: int = 60):
+    """The QUANOS rule on scaled scores, k_l = clamp(k_init - round(lam * s_l * k_init), k_min, k_init),
+    with the smallest scale ``lam`` whose configuration meets ``problem``'s energy budget (bisection;
+    energy does not increase with ``lam``). lam = 1 is the paper's rule. Returns an Allocation."""
+    import numpy as np
+
+    from .budget import InfeasibleBudget
+    from .budget_ilp import Allocation
+
+    names = [layer.name for layer in problem.layers]
+    s = np.array([float(scores[n]) for n in names])
+    if np.any(~(s >= 0)):
+        raise InputError("sensitivity scores must be numbers >= 0")
+
+    def bits(lam: float) -> np.ndarray:
+        return np.clip(k_init - np.floor(lam * s * k_init + 0.5), k_min, k_init).astype(int)
+
+    def energy(lam: float) -> float:
+        return float(problem.energy(bits(lam)[None, :])[0])
+
+    positive = s[s > 0]
+    hi = (k_init + 1) / (positive.min() * k_init) if positive.size else 0.0
+    if energy(hi) > problem.budget_pj:
+        raise InfeasibleBudget(f"the QUANOS rule cannot meet {problem.budget_pj:.4g} pJ with these scores")
+    lo = 0.0
+    if energy(lo) > problem.budget_pj:
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if energy(mid) <= problem.budget_pj else (mid, hi)
+        lam = hi
+    else:
+        lam = 0.0
+    b = bits(lam)
+    config = {n: {"weight_bit_width": int(v), "act_bit_width": int(v)} for n, v in zip(names, b)}
+    return Allocation(config, energy(lam), problem.budget_pj, float(lam), "quanos_rule")

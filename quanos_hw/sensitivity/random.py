@@ -1,0 +1,16 @@
+"""A seeded random sensitivity per layer: the control every real metric must beat."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from ..data import TensorData
+from ..quantization import quant_layers
+
+
+def random_scores(model: nn.Module, data: TensorData | None = None, seed: int = 0) -> dict[str, float]:
+    """Uniform(0, 1) scores, one per quantizable layer, from ``seed`` (the data is not used)."""
+    names = list(quant_layers(model))
+    values = np.random.default_rng(seed).uniform(0.0, 1.0, size=len(names))
+    return {name: float(v) for name, v in zip(names, values)}

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from energy_models import list_architectures
+from quanos_hw import create_model, extract_layers
+from quanos_hw.allocation import (
+    POLICIES,
+    BudgetProblem,
+    InfeasibleBudget,
+    budget_ilp,
+    exhaustive,
+    quanos_rule_for_budget,
+)
+from quanos_hw.errors import InputError
+
+LAYERS = extract_layers(create_model("small_cnn", in_channels=1), (1, 28, 28))
+NAMES = [layer.name for layer in LAYERS]
+SCORES = dict(zip(NAMES, [0.27, 0.45, 0.48, 0.77, 1.32]))
+SCALABLE = [a for a in list_architectures() if a != "fixed16"]
+
+
+@pytest.mark.parametrize("arch", SCALABLE)
+@pytest.mark.parametrize("fraction", [0.25, 0.35, 0.5])
+def test_ilp_matches_exhaustive_search_and_respects_the_budget(arch, fraction):
+    problem = BudgetProblem.from_fraction(LAYERS, arch, fraction, choices=(2, 4, 8, 16))
+    ilp = budget_ilp(problem, SCORES)
+    brute = exhaustive(problem, SCORES)
+    assert ilp.solver == "milp"
+    assert ilp.objective == pytest.approx(brute.objective, rel=1e-9, abs=1e-15)
+    assert ilp.energy_pj <= problem.budget_pj
+    assert float(problem.energy(np.array([ilp.bit_list()]))[0]) == pytest.approx(ilp.energy_pj)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0.0, 3.0), min_size=5, max_size=5), st.sampled_from(SCALABLE),
+       st.floats(0.2, 0.9), st.floats(0.01, 0.3))
+def test_budget_holds_and_a_larger_budget_is_never_worse(scores, arch, fraction, extra):
+    s = dict(zip(NAMES, scores))
+    small = BudgetProblem.from_fraction(LAYERS, arch, fraction)
+    large = BudgetProblem.from_fraction(LAYERS, arch, fraction + extra)
+    try:
+        a = budget_ilp(small, s)
+    except InfeasibleBudget:
+        return
+    b = budget_ilp(large, s)
+    assert a.energy_pj <= small.budget_pj * (1 + 1e-12) and b.energy_pj <= large.budget_pj * (1 + 1e-12)
+    assert b.objective <= a.objective + 1e-12
+    g = budget_ilp(small, s, solver="greedy")  # the fallback is feasible and never beats the optimum
+    assert g.energy_pj <= small.budget_pj * (1 + 1e-12) and g.objective >= a.objective - 1e-12
+
+
+def test_more_sensitive_layers_get_at_least_as_many_bits_when_costs_are_equal():
+    problem = BudgetProblem.from_fraction(LAYERS, "data_gated", 0.4)
+    bits = budget_ilp(problem, {n: (100.0 if n == "features.1" else 1e-3) for n in NAMES}).bits
+    assert bits["features.1"]["weight_bit_width"] == max(v["weight_bit_width"] for v in bits.values())
+
+
+@pytest.mark.parametrize("arch", SCALABLE)
+def test_quanos_rule_at_a_budget(arch):
+    problem = BudgetProblem.from_fraction(LAYERS, arch, 0.35)
+    a = quanos_rule_for_budget(problem, SCORES)
+    assert a.energy_pj <= problem.budget_pj
+    bits = a.bit_list()
+    assert bits[-1] <= bits[0]  # the noisiest layer gets the fewest bits
+    generous = BudgetProblem.from_fraction(LAYERS, arch, 1.0)
+    assert quanos_rule_for_budget(generous, SCORES).bit_list() == [16] * 5  # lam = 0 fits
+
+
+def test_infeasible_and_bad_input():
+    with pytest.raises(InfeasibleBudget, match="no configuration"):
+        budget_ilp(BudgetProblem.from_fraction(LAYERS, "fixed16", 0.1), SCORES)
+    with pytest.raises(InputError, match="energy budget must be positive"):
+        BudgetProblem(tuple(LAYERS), "data_gated", 0.0)
+    with pytest.raises(InputError, match="bit choices must be distinct integers"):
+        BudgetProblem(tuple(LAYERS), "data_gated", 1.0, choices=(1, 8))
+    problem = BudgetProblem.from_fraction(LAYERS, "data_gated", 0.5)
+    with pytest.raises(InputError, match="must name exactly the layers"):
+        budget_ilp(problem, {"features.0": 1.0})
+    with pytest.raises(InputError, match="must be a number >= 0"):
+        budget_ilp(problem, {**SCORES, "classifier": float("nan")})
+    with pytest.raises(InputError, match="solver must be"):
+        budget_ilp(problem, SCORES, solver="cplex")
+    assert POLICIES.names() == ["budget_ilp", "quanos_rule"]
+
+
+def test_pair_table_reproduces_the_exact_energy():
+    problem = BudgetProblem.from_fraction(LAYERS, "bitfusion", 0.5, choices=(2, 4, 8, 16))
+    table, unpaired, src = problem.pair_table(), problem.unpaired_table(), problem.sources()
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        idx = rng.integers(0, 4, size=len(LAYERS))
+        total = sum(table[l, idx[l], idx[src[l]]] if src[l] >= 0 else unpaired[l, idx[l]] for l in range(len(LAYERS)))
+        exact = problem.energy(np.array(problem.choices)[idx][None, :])[0]
+        assert total == pytest.approx(exact)
