@@ -120,11 +120,13 @@ def train(
     progress: bool = True,
     desc: str = "train",
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    meta: dict | None = None,
 ) -> list[dict]:
     """Train ``model`` in place; return the per-epoch history ``[{epoch, loss, accuracy, lr}]``.
 
     With ``checkpoint_path`` a checkpoint is written after every epoch; with ``resume`` (and an
-    existing checkpoint) training continues where it stopped.
+    existing checkpoint) training continues where it stopped. ``meta`` (e.g. the model's
+    description, which ``quanos export`` needs) is stored in every checkpoint.
     """
     if len(data) == 0:
         raise ConfigError("cannot train on an empty dataset")
@@ -149,7 +151,7 @@ def train(
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model=model, config_hash=config_hash, epoch=epoch,
                             step_in_epoch=step, optimizer=optimizer, generator=generator, history=history,
-                            meta={"epoch_stats": list(stats)})
+                            meta={**(meta or {}), "epoch_stats": list(stats)})
 
     with _deferred_sigint() as sig:
         for epoch in range(start_epoch, config.epochs):

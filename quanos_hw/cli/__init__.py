@@ -30,7 +30,7 @@ def _quiet_third_party() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import estimate_cmd, run_cmd
+    from . import compare_cmd, estimate_cmd, export_cmd, run_cmd
 
     parser = _Parser(prog="quanos", description="QUANOS hybrid quantization and hardware energy estimation")
     from .. import __version__
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run_cmd.add_parser(sub)
     estimate_cmd.add_parser(sub)
+    compare_cmd.add_parser(sub)
+    export_cmd.add_parser(sub)
     return parser
 
 

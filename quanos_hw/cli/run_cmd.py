@@ -26,7 +26,7 @@ def help_config() -> str:
 
     lines = ["config keys (YAML/JSON file or --set KEY=VALUE); null means the dataset's default:"]
     for f in dataclasses.fields(RunConfig):
-        tp = str(_hints()[f.name]).replace("typing.", "")
+        tp = str(_hints(RunConfig)[f.name]).replace("typing.", "")
         lines.append(f"  {f.name:<20} {tp:<28} default {f.default!r}")
     return "\n".join(lines)
 

@@ -107,8 +107,8 @@ class RunConfig:
 
 
 @functools.cache
-def _hints() -> dict:
-    return typing.get_type_hints(RunConfig)
+def _hints(cls: type = RunConfig) -> dict:
+    return typing.get_type_hints(cls)
 
 
 def _type_name(tp) -> str:
@@ -132,7 +132,7 @@ def _matches(value, tp) -> bool:
 
 
 def _check_types(config: RunConfig) -> None:
-    for name, tp in _hints().items():
+    for name, tp in _hints(type(config)).items():
         value = getattr(config, name)
         if not _matches(value, tp):
             raise ConfigError(f"config key {name!r} must be {_type_name(tp)}, got {value!r}")
@@ -206,9 +206,9 @@ def _check_values(c: RunConfig) -> None:
             raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {list_architectures()}")
 
 
-def _coerce(name: str, value):
+def _coerce(cls: type, name: str, value):
     """Lists from YAML/JSON become tuples where the field is a tuple."""
-    tp = _hints()[name]
+    tp = _hints(cls)[name]
     args = typing.get_args(tp)
     wants_tuple = typing.get_origin(tp) is tuple or any(typing.get_origin(a) is tuple for a in args)
     if wants_tuple and isinstance(value, list):
@@ -216,19 +216,23 @@ def _coerce(name: str, value):
     return value
 
 
-def config_from_dict(raw: object, origin: str = "config", base: RunConfig | None = None) -> RunConfig:
-    """Build a RunConfig from a mapping (unknown keys and wrong types are ConfigErrors)."""
+def config_from_dict(raw: object, origin: str = "config", base: RunConfig | None = None,
+                     cls: type = RunConfig) -> RunConfig:
+    """Build a config (``cls``, default RunConfig) from a mapping; unknown keys and wrong types
+    are ConfigErrors."""
+    base = base if base is not None else cls()
+    cls = type(base)
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin} must be a mapping of config keys, got {type(raw).__name__}")
-    known = {f.name for f in fields(RunConfig)}
+    known = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"unknown config key(s) {unknown} in {origin}; see 'quanos run --help-config'")
-    values = {k: _coerce(k, v) for k, v in raw.items()}
-    return dataclasses.replace(base or RunConfig(), **values)
+        raise ConfigError(f"unknown config key(s) {unknown} in {origin}; see '--help-config'")
+    values = {k: _coerce(cls, k, v) for k, v in raw.items()}
+    return dataclasses.replace(base, **values)
 
 
-def parse_set(assignments: list[str], base: RunConfig) -> RunConfig:
+def parse_set(assignments: list[str], base: RunConfig) -> RunConfig:  # base's class is kept
     """Apply ``key=value`` overrides; values are parsed as YAML scalars or lists."""
     raw = {}
     for item in assignments:
@@ -242,7 +246,7 @@ def parse_set(assignments: list[str], base: RunConfig) -> RunConfig:
     return config_from_dict(raw, "--set", base)
 
 
-def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+def load_config_file(path: str | Path, base: RunConfig | None = None, cls: type = RunConfig) -> RunConfig:
     path = Path(path)
     try:
         text = path.read_text()
@@ -257,7 +261,7 @@ def load_config_file(path: str | Path, base: RunConfig | None = None) -> RunConf
         raise ConfigError(f"config file {str(path)!r} cannot be parsed: {first}") from None
     if isinstance(raw, dict) and set(raw) == {"config_hash", "config"}:
         raw = raw["config"]  # a results folder's config.json
-    return config_from_dict(raw if raw is not None else {}, f"config file {str(path)!r}", base)
+    return config_from_dict(raw if raw is not None else {}, f"config file {str(path)!r}", base, cls)
 
 
 def list_presets() -> list[str]:

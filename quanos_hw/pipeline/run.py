@@ -68,11 +68,24 @@ def iso_size_bits(weights: list[int], hybrid_bits: list[int]) -> int:
     return min(range(16, 1, -1), key=lambda b: abs(total * b - target))
 
 
-class _Runner:
+class Runner:
+    """Runs named phases of one seed in a Workspace; ``prefix`` namespaces the phases (compare
+    runs several seeds in one folder)."""
+
     def __init__(self, config: RunConfig, data: Dataset, ws: Workspace, device: torch.device, progress: bool,
-                 log) -> None:
+                 log, prefix: str = "") -> None:
         self.c, self.data, self.ws, self.device, self.progress, self.log = config, data, ws, device, progress, log
+        self.prefix = prefix
         self.timing: dict[str, float] = {}
+
+    def done(self, phase: str) -> dict | None:
+        return self.ws.done(self.prefix + phase)
+
+    def finish(self, phase: str, result: dict) -> dict:
+        return self.ws.finish(self.prefix + phase, result)
+
+    def checkpoint(self, phase: str) -> Path:
+        return self.ws.checkpoint(self.prefix + phase)
 
     # -- models -------------------------------------------------------------------------------
     def new_model(self, seed: int):
@@ -82,11 +95,18 @@ class _Runner:
                              weight_scaling=self.c.weight_scaling, quantize=False)
         return model.to(self.device)
 
+    def model_meta(self, quantized: bool) -> dict:
+        """The model description stored in checkpoints (``quanos export`` rebuilds the model from it)."""
+        info = self.data.info
+        return {"model": self.c.model, "num_classes": info.num_classes, "in_channels": info.input_shape[0],
+                "input_shape": list(info.input_shape), "weight_scaling": self.c.weight_scaling,
+                "quantized": quantized}
+
     def load(self, phase: str, seed: int | None = None):
         """A fresh model holding ``phase``'s final weights, with that phase's quantization state."""
         model = self.new_model(self.c.seed if seed is None else seed)
-        load_model_state(model, load_checkpoint(self.ws.checkpoint(phase), self.ws.config_hash)["model"])
-        set_quantization(model, self.ws.done(phase)["quantized"])
+        load_model_state(model, load_checkpoint(self.checkpoint(phase), self.ws.config_hash)["model"])
+        set_quantization(model, self.done(phase)["quantized"])
         return model
 
     def train_config(self, epochs: int, offset: int, total: int, seed: int) -> TrainConfig:
@@ -97,39 +117,39 @@ class _Runner:
 
     def train_phase(self, phase: str, *, init: str | None, bits, quantize: bool, epochs: int, offset: int,
                     seed: int | None = None, total: int | None = None) -> dict:
-        state = self.ws.done(phase)
+        state = self.done(phase)
         if state is not None:
             return state
         seed = self.c.seed if seed is None else seed
-        self.log(f"[{phase}] {'QAT' if quantize else 'float training'} for {epochs} epoch(s)")
+        self.log(f"[{self.prefix}{phase}] {'QAT' if quantize else 'float training'} for {epochs} epoch(s)")
         start = time.perf_counter()
         model = self.load(init) if init is not None else self.new_model(seed)
         bitconfig.apply_bit_config(model, bits)
         set_quantization(model, quantize)
         total = total if total is not None else self.c.warmup_epochs + self.c.qat_epochs
         history = train(model, self.data.train, self.train_config(epochs, offset, total, seed),
-                        checkpoint_path=self.ws.checkpoint(phase), config_hash=self.ws.config_hash, resume=True,
-                        progress=self.progress, desc=phase)
-        self.timing[phase] = time.perf_counter() - start
-        return self.ws.finish(phase, {
+                        checkpoint_path=self.checkpoint(phase), config_hash=self.ws.config_hash, resume=True,
+                        progress=self.progress, desc=phase, meta=self.model_meta(quantize))
+        self.timing[self.prefix + phase] = time.perf_counter() - start
+        return self.finish(phase, {
             "quantized": quantize, "bits": bitconfig.get_bit_config(model), "history": history,
             "test_accuracy": evaluate(model, self.data.test, self.c.eval_batch_size)})
 
     # -- QUANOS ---------------------------------------------------------------------------------
     def ans_phase(self, phase: str, source: str) -> dict:
-        state = self.ws.done(phase)
+        state = self.done(phase)
         if state is not None:
             return state
-        self.log(f"[{phase}] adversarial noise sensitivity on {source} (FGSM eps {self.c.ans_eps:.4g})")
+        self.log(f"[{self.prefix}{phase}] adversarial noise sensitivity on {source} (FGSM eps {self.c.ans_eps:.4g})")
         start = time.perf_counter()
         model = self.load(source)
         ans = adversarial_noise_sensitivity(model, self.data.train, self.c.ans_eps, max_batches=self.c.ans_batches,
                                             activation=self.c.ans_activation, batch_size=self.c.ans_batch_size,
                                             progress=self.progress)
         bits = bits_from_ans(ans, self.c.k_init, self.c.k_min, self.c.first_last)
-        self.timing[phase] = time.perf_counter() - start
+        self.timing[self.prefix + phase] = time.perf_counter() - start
         samples = min(len(self.data.train), self.c.ans_batches * self.c.ans_batch_size)
-        return self.ws.finish(phase, {"source": source, "ans": ans, "bits": bits, "samples": samples})
+        return self.finish(phase, {"source": source, "ans": ans, "bits": bits, "samples": samples})
 
     # -- evaluation ------------------------------------------------------------------------------
     def attack_config(self) -> AttackConfig:
@@ -144,29 +164,25 @@ class _Runner:
         test = self.data.test.to(self.device)
         for name, phase in models.items():
             key = f"eval_{name}"
-            state = self.ws.done(key)
+            state = self.done(key)
             if state is None:
                 if transfer is None:
-                    self.log("[surrogate] crafting transfer attacks for the black-box evaluation")
+                    self.log(f"[{self.prefix}surrogate] crafting transfer attacks for the black-box evaluation")
                     transfer = craft_transfer_set(self.load("surrogate", self.c.surrogate_seed), test,
                                                   self.attack_config(), self.progress)
-                self.log(f"[{key}] white-box and black-box attacks on {name}")
+                self.log(f"[{self.prefix}{key}] white-box and black-box attacks on {name}")
                 start = time.perf_counter()
                 result = evaluate_robustness(self.load(phase), test, self.attack_config(),
                                              self.data.info.num_classes, transfer, self.progress)
-                self.timing[key] = time.perf_counter() - start
-                state = self.ws.finish(key, result.to_dict())
+                self.timing[self.prefix + key] = time.perf_counter() - start
+                state = self.finish(key, result.to_dict())
             results[name] = state
         return results
 
 
-def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
-    """Run the QUANOS experiment described by ``config``; return the report and the files written."""
-    from .report import write_outputs
-
-    log = log or (lambda msg: tqdm.write(msg))
-    c = config.resolve()
-    # everything that can be checked is checked before anything is written
+def prepare(c: RunConfig):
+    """Everything that can be checked before a file is written: hardware names and tables, the
+    dataset (loaded), the device and the model's layers. Returns (data, layers, device)."""
     from energy_models import get_architecture, load_technology
 
     tech = load_technology(c.technology)
@@ -176,10 +192,19 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
     data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, **synthetic)
     device = pick_device(c.device)
     probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
-    layers = extract_layers(probe, data.info.input_shape)
+    return data, extract_layers(probe, data.info.input_shape), device
+
+
+def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
+    """Run the QUANOS experiment described by ``config``; return the report and the files written."""
+    from .report import write_outputs
+
+    log = log or (lambda msg: tqdm.write(msg))
+    c = config.resolve()
+    data, layers, device = prepare(c)
     ws = Workspace(c.out_dir, c)
     ws.prepare(resume)
-    r = _Runner(c, data, ws, device, progress, log)
+    r = Runner(c, data, ws, device, progress, log)
     if resume:
         log(f"resuming {str(ws.root)!r}: finished phases are skipped")
 

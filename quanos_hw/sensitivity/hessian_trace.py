@@ -8,7 +8,8 @@ Hutchinson's estimator with Rademacher vectors v:
 (one Hessian-vector product per iteration serves every layer: the cross terms vanish in
 expectation). As in PyHessian, iterations stop when the running mean of the total trace changes
 by less than ``tol`` (relative, 1e-3), or after ``max_iter`` (100) Hessian-vector products. The score is the average
-eigenvalue Tr(H_ll) / n_l, as HAWQ-V2 ranks layers. The model runs in eval mode.
+eigenvalue Tr(H_ll) / n_l, as HAWQ-V2 ranks layers; a negative estimate (a non-convex region, or
+estimator noise near zero) scores 0. The model runs in eval mode.
 
 Cost: each iteration is a forward pass and a double backward pass over every chosen batch.
 """
@@ -75,6 +76,6 @@ def hutchinson(
                 break
             previous = total_trace
     traces = {name: float(t) for name, t in zip(layers, sums / iterations)}
-    scores = {name: traces[name] / p.numel() for name, p in zip(layers, params)}
+    scores = {name: max(0.0, traces[name]) / p.numel() for name, p in zip(layers, params)}
     return HessianTraces(traces, scores, iterations)
 

@@ -14,7 +14,7 @@ from quanos_hw.pipeline import run
 from quanos_hw.pipeline.config import RunConfig, parse_set
 from quanos_hw.pipeline.run import iso_size_bits, qat_shares
 
-from .conftest import FAST
+from tests.conftest import FAST
 
 FILES = ["report.json", "report.md", "bits.json", "layers.csv", "ans_bits.png", "pareto.png", "energy_breakdown.png"]
 

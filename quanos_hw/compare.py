@@ -1,0 +1,229 @@
+"""``quanos compare``: which way of choosing bits gives the most accurate and robust network at
+the same energy?
+
+For each seed: one float warm-up; every sensitivity metric scored on the warm network; then for
+every (metric, policy) pair and every energy budget (fractions of uniform 16-bit energy on
+``budget_architecture``) a hybrid network is allocated, trained (QAT, same schedule for all) and
+evaluated (clean, FGSM, PGD, black-box from a per-seed float surrogate). A ``uniform`` control
+takes the widest uniform bit-width that fits each budget. Identical configurations within a seed
+are trained once.
+
+Policies read scores differently, on purpose: ``budget_ilp`` treats a score as *accuracy*
+sensitivity (a higher score buys more bits, HAWQ-style); ``quanos_rule`` treats it as *noise*
+sensitivity (a higher score gets fewer bits, QUANOS). The table shows what each view buys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .allocation import POLICIES, BudgetProblem, InfeasibleBudget
+from .errors import ConfigError
+from .io import atomic_write_text
+from .pipeline.config import RunConfig
+from .pipeline.run import Runner, prepare
+from .pipeline.workspace import Workspace
+from .sensitivity import METRICS, compute_sensitivity
+
+DEFAULT_COMBOS = ("ans:budget_ilp", "hessian_trace:budget_ilp", "weight_noise:budget_ilp", "random:budget_ilp",
+                  "ans:quanos_rule")
+
+
+@dataclass(frozen=True)
+class CompareConfig(RunConfig):
+    combos: tuple[str, ...] = DEFAULT_COMBOS
+    budgets: tuple[float, ...] = (0.25, 0.35, 0.5)
+    budget_architecture: str = "data_gated"
+    bit_choices: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    metric_batches: int = 8
+    out_dir: str = "compare_results"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from energy_models import list_architectures
+
+        for combo in self.combos:
+            metric, _, policy = combo.partition(":")
+            if metric not in METRICS or policy not in POLICIES:
+                raise ConfigError(f"combo {combo!r} must be metric:policy with a metric in {METRICS.names()} and a "
+                                  f"policy in {POLICIES.names()}")
+        if not self.budgets or any(not 0 < b <= 1.5 for b in self.budgets):
+            raise ConfigError(f"budgets must be fractions of uniform 16-bit energy in (0, 1.5], got {self.budgets}")
+        if self.budget_architecture not in list_architectures():
+            raise ConfigError(f"unknown MAC architecture {self.budget_architecture!r}")
+        if not self.seeds:
+            raise ConfigError("seeds needs at least one seed")
+        if self.metric_batches < 1:
+            raise ConfigError("metric_batches must be >= 1")
+
+
+def _key(combo: str, budget: float) -> str:
+    return f"{combo.replace(':', '-')}@{budget:g}"
+
+
+def _allocate(combo: str, scores: dict, problem: BudgetProblem, c: CompareConfig):
+    policy = combo.partition(":")[2]
+    if policy == "quanos_rule":
+        return POLICIES.get(policy)(problem, scores, c.k_init, c.k_min)
+    return POLICIES.get(policy)(problem, scores)
+
+
+def _uniform(problem: BudgetProblem):
+    """The widest uniform width from the choices that fits the budget (the control)."""
+    from .allocation import Allocation
+
+    for b in sorted(problem.choices, reverse=True):
+        energy = float(problem.energy(np.full((1, len(problem.layers)), b))[0])
+        if energy <= problem.budget_pj:
+            bits = {layer.name: {"weight_bit_width": b, "act_bit_width": b} for layer in problem.layers}
+            return Allocation(bits, energy, problem.budget_pj, 0.0, "uniform")
+    raise InfeasibleBudget("no uniform width fits the budget")
+
+
+def _seed_results(c: CompareConfig, seed: int, data, layers, ws: Workspace, device, progress: bool, log) -> dict:
+    sc = dataclasses.replace(c, seed=seed, surrogate_seed=seed + 1)
+    r = Runner(sc, data, ws, device, progress, log, prefix=f"s{seed}_")
+    W, Q = c.warmup_epochs, c.qat_epochs
+    r.train_phase("warmup", init=None, bits=16, quantize=False, epochs=W, offset=0)
+    scores = {}
+    for metric in sorted({combo.partition(":")[0] for combo in c.combos}):
+        state = r.done(f"scores_{metric}")
+        if state is None:
+            log(f"[s{seed}_scores_{metric}] sensitivity")
+            start = time.perf_counter()
+            values = compute_sensitivity(metric, r.load("warmup"), data.train, eps=c.ans_eps,
+                                         max_batches=c.metric_batches, batch_size=c.ans_batch_size, seed=seed,
+                                         activation=c.ans_activation, progress=progress)
+            state = r.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
+        scores[metric] = state["scores"]
+    cells, trained = {}, {}
+    for budget in c.budgets:
+        problem = BudgetProblem.from_fraction(layers, c.budget_architecture, budget, choices=c.bit_choices,
+                                              technology=c.technology, dataflow=c.dataflow,
+                                              input_bit_width=c.input_bit_width)
+        for combo in (*c.combos, "uniform"):
+            try:
+                alloc = _uniform(problem) if combo == "uniform" else _allocate(combo, scores[combo.split(":")[0]],
+                                                                                problem, c)
+            except InfeasibleBudget as exc:
+                cells[_key(combo, budget)] = {"combo": combo, "budget": budget, "infeasible": str(exc)}
+                continue
+            signature = tuple(alloc.bit_list())
+            phase = trained.setdefault(signature, f"hybrid_{'-'.join(map(str, signature))}")
+            cells[_key(combo, budget)] = {"combo": combo, "budget": budget, "phase": phase, "bits": alloc.bits,
+                                          "energy_fraction": alloc.energy_pj / problem.uniform16_pj,
+                                          "solver": alloc.solver}
+    for phase, signature in {v: k for k, v in trained.items()}.items():
+        bits = {layer.name: {"weight_bit_width": b, "act_bit_width": b} for layer, b in zip(layers, signature)}
+        r.train_phase(phase, init="warmup", bits=bits, quantize=True, epochs=Q, offset=W)
+    r.train_phase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0, seed=sc.surrogate_seed)
+    robustness = r.evaluate_all({phase: phase for phase in trained.values()})
+    for cell in cells.values():
+        if "phase" in cell:
+            cell["robustness"] = robustness[cell["phase"]]
+    return {"scores": scores, "cells": cells}
+
+
+def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
+    rows = []
+    eps = [f"{e:.6g}" for e in sorted(set(c.fgsm_eps) | {c.pgd_eps})]
+    for budget in c.budgets:
+        for combo in (*c.combos, "uniform"):
+            cells = [per_seed[s]["cells"][_key(combo, budget)] for s in c.seeds]
+            ok = [cell for cell in cells if "robustness" in cell]
+            row = {"budget": budget, "combo": combo, "seeds": len(ok), "infeasible": len(cells) - len(ok)}
+            if ok:
+                def stat(values):
+                    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+                row["clean"] = stat([cell["robustness"]["clean"] for cell in ok])
+                row["pgd"] = stat([cell["robustness"]["pgd"] for cell in ok])
+                row["blackbox_pgd"] = stat([cell["robustness"]["blackbox_pgd"] for cell in ok])
+                row["fgsm"] = {e: stat([cell["robustness"]["fgsm"][e] for cell in ok]) for e in eps}
+                row["energy_fraction"] = stat([cell["energy_fraction"] for cell in ok])
+                row["mean_bits"] = stat([np.mean([v["weight_bit_width"] for v in cell["bits"].values()]) for cell in ok])
+                row["checks_failed"] = sum(not cell["robustness"]["all_checks_passed"] for cell in ok)
+            rows.append(row)
+    return rows
+
+
+def _markdown(c: CompareConfig, rows: list[dict]) -> str:
+    eps = [f"{e:.6g}" for e in sorted(set(c.fgsm_eps) | {c.pgd_eps})]
+    head = ["budget", "metric:policy", "energy / u16", "mean bits", "clean %"] + [f"FGSM {e} %" for e in eps] + [
+        f"PGD {c.pgd_eps:.4g} %", "black-box PGD %", "seeds", "checks failed"]
+    lines = [f"# Iso-energy comparison: {c.model} on {c.dataset}", "",
+             f"Budgets are fractions of the uniform 16-bit energy on {c.budget_architecture} ({c.technology}, "
+             f"{c.dataflow}); bit choices {list(c.bit_choices)}; seeds {list(c.seeds)}; {c.warmup_epochs} float "
+             f"warm-up + {c.qat_epochs} QAT epochs; mean ± std over seeds. budget_ilp gives more bits to higher "
+             "scores (accuracy sensitivity); quanos_rule gives fewer bits to higher scores (noise sensitivity); "
+             "uniform is the widest uniform width within the budget.", "",
+             "Reproduce: `quanos compare --config " + f"{c.out_dir}/config.json --out NEW_DIR`", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def pct(s):
+        return f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f}"
+
+    for row in rows:
+        if row["seeds"] == 0:
+            lines.append(f"| {row['budget']:g} | {row['combo']} | infeasible |" + " |" * (len(head) - 3))
+            continue
+        cells = [f"{row['budget']:g}", row["combo"], f"{row['energy_fraction']['mean']:.3f}",
+                 f"{row['mean_bits']['mean']:.2f}", pct(row["clean"])] + [pct(row["fgsm"][e]) for e in eps] + [
+            pct(row["pgd"]), pct(row["blackbox_pgd"]), str(row["seeds"]), str(row["checks_failed"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "![Iso-energy Pareto](compare_pareto.png)", ""]
+    return "\n".join(lines)
+
+
+def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .io import atomic_write_bytes
+
+    fig = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(fig)
+    combos = (*c.combos, "uniform")
+    markers = "osD^vP*X"
+    for col, (metric, label) in enumerate((("clean", "clean accuracy (%)"), ("pgd", "PGD accuracy (%)"))):
+        ax = fig.add_subplot(1, 2, col + 1)
+        for i, combo in enumerate(combos):
+            pts = sorted((r["energy_fraction"]["mean"], 100 * r[metric]["mean"], 100 * r[metric]["std"])
+                         for r in rows if r["combo"] == combo and r["seeds"])
+            if pts:
+                xs, ys, es = zip(*pts)
+                ax.errorbar(xs, ys, yerr=es, marker=markers[i % len(markers)], capsize=3, label=combo)
+        ax.set_xlabel(f"energy / uniform 16-bit ({c.budget_architecture})")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(fontsize=7)
+    fig.suptitle(f"Iso-energy comparison of sensitivity metrics and policies ({c.model}, {c.dataset})")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def compare(config: CompareConfig, *, resume: bool = False, progress: bool = True, log=None) -> dict:
+    """Run the iso-energy comparison; write compare.json, compare.md and compare_pareto.png."""
+    log = log or (lambda msg: tqdm.write(msg))
+    c = config.resolve()
+    data, layers, device = prepare(c)
+    ws = Workspace(c.out_dir, c)
+    ws.prepare(resume)
+    per_seed = {seed: _seed_results(c, seed, data, layers, ws, device, progress, log) for seed in c.seeds}
+    rows = _summary(c, per_seed)
+    report = {"config": c.to_dict(), "config_hash": ws.config_hash, "summary": rows,
+              "per_seed": {str(s): v for s, v in per_seed.items()}}
+    _plot(c, rows, ws.root / "compare_pareto.png")
+    atomic_write_text(ws.root / "compare.md", _markdown(c, rows))
+    atomic_write_text(ws.root / "compare.json", json.dumps(report, indent=1) + "\n")
+    return report

@@ -1,0 +1,106 @@
+import math
+
+import pytest
+import torch
+
+from quanos_hw import create_model
+from quanos_hw.bitconfig import apply_bit_config
+from quanos_hw.checkpoint import save_checkpoint
+from quanos_hw.cli import main
+from quanos_hw.errors import CheckpointError, InputError
+from quanos_hw.export import export_model
+from quanos_hw.quantization import calibrate_activations
+
+onnx = pytest.importorskip("onnx")
+
+MIXED = {"features.0": (8, 6), "features.1": (4, 4), "features.3": (3, 5), "features.5": (6, 2), "classifier": (7, 8)}
+
+
+def _constants(model):
+    values = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    return values
+
+
+def _layer(name: str) -> tuple[str, str]:
+    """('features.1', 'weight'|'act') from a Brevitas export tensor name."""
+    head = name.split(".export_handler")[0]
+    layer, _, kind = head.rpartition(".")  # ... .op.weight_quant / ... .act.act_quant
+    return layer.rsplit(".", 1)[0], "weight" if kind == "weight_quant" else "act"
+
+
+def _qcdq_bits(model) -> dict:
+    """Bits of every QuantizeLinear: from the Clip that follows it, else from its 8-bit container."""
+    values = _constants(model)
+    clip_after = {n.input[0]: n for n in model.graph.node if n.op_type == "Clip"}
+    found = {}
+    for node in model.graph.node:
+        if node.op_type != "QuantizeLinear":
+            continue
+        layer, kind = _layer(node.input[1])
+        clip = clip_after.get(node.output[0])
+        if clip is None:
+            assert values[node.input[2]].dtype.itemsize == 1  # int8 / uint8 zero point: the full 8 bits
+            found[(layer, kind)] = 8
+            continue
+        lo, hi = float(values[clip.input[1]]), float(values[clip.input[2]])
+        bits = math.log2(hi + 1) if lo == 0 else (math.log2(hi + 1) + 1)  # unsigned, or signed (narrow or not)
+        found[(layer, kind)] = int(round(bits))
+    return found
+
+
+def _mixed_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("small_cnn", in_channels=1)
+    apply_bit_config(model, {n: {"weight_bit_width": w, "act_bit_width": a} for n, (w, a) in MIXED.items()})
+    calibrate_activations(model, [torch.rand(8, 1, 28, 28)])
+    path = tmp_path / "mixed.pt"
+    save_checkpoint(path, model=model, config_hash="x", epoch=1,
+                    meta={"model": "small_cnn", "num_classes": 10, "in_channels": 1, "input_shape": [1, 28, 28],
+                          "weight_scaling": "per_channel", "quantized": True})
+    return path
+
+
+def test_qcdq_export_carries_every_layers_bit_widths(tmp_path):
+    out = tmp_path / "m.onnx"
+    result = export_model(_mixed_checkpoint(tmp_path), out, "onnx")
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    assert {o.domain for o in model.opset_import} == {""}  # standard operators only
+    found = _qcdq_bits(model)
+    for name, (w, a) in MIXED.items():
+        assert found[(name, "weight")] == w and found[(name, "act")] == a
+    assert result.bits["features.3"] == {"weight_bit_width": 3, "act_bit_width": 5}
+
+
+def test_qonnx_export_of_a_hybrid_run_checkpoint(fast_run, tmp_path):
+    out = tmp_path / "q.onnx"
+    ckpt = fast_run.out_dir / "checkpoints" / "quanos_1.pt"
+    assert main(["export", "--checkpoint", str(ckpt), "--format", "qonnx", "--out", str(out)]) == 0
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    values = _constants(model)
+    quant = [n for n in model.graph.node if n.op_type == "Quant"]
+    found = {_layer(n.input[1]): int(values[n.input[3]]) for n in quant}
+    for name, bits in fast_run.report["bits"].items():
+        assert found[(name, "weight")] == bits["weight_bit_width"]
+        assert found[(name, "act")] == bits["act_bit_width"]
+
+
+def test_export_errors(fast_run, tmp_path):
+    ckpt = fast_run.out_dir / "checkpoints"
+    with pytest.raises(InputError, match="holds a float model"):
+        export_model(ckpt / "float32.pt", tmp_path / "f.onnx")
+    wide = max(max(v.values()) for v in fast_run.report["bits"].values())
+    if wide > 8:
+        with pytest.raises(InputError, match="use --format qonnx"):
+            export_model(ckpt / "quanos_1.pt", tmp_path / "w.onnx", "onnx")
+    with pytest.raises(InputError, match="unknown export format"):
+        export_model(ckpt / "uniform8.pt", tmp_path / "x.onnx", "tflite")
+    bare = tmp_path / "bare.pt"
+    save_checkpoint(bare, model=create_model("small_cnn", in_channels=1), config_hash="x", epoch=0)
+    with pytest.raises(CheckpointError, match="does not describe its model"):
+        export_model(bare, tmp_path / "b.onnx")
+    assert not list(tmp_path.glob("*.onnx"))
