@@ -27,6 +27,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.resume and not (args.config or args.set):
         if not args.out:
             raise InputError("--resume needs --out DIR (the folder of the comparison to continue)")
+        if not (Path(args.out) / "config.json").is_file():
+            raise InputError(f"nothing to resume in {args.out!r}: it holds no config.json")
         config = load_config_file(Path(args.out) / "config.json", cls=CompareConfig)
     else:
         config = CompareConfig()

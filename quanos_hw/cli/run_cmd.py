@@ -40,6 +40,10 @@ def resolve_config(args: argparse.Namespace):
             from ..errors import InputError
 
             raise InputError("--resume needs --out DIR (the folder of the run to continue)")
+        if not (Path(args.out) / "config.json").is_file():
+            from ..errors import InputError
+
+            raise InputError(f"nothing to resume in {args.out!r}: it holds no config.json")
         config = load_config_file(Path(args.out) / "config.json")
     else:
         config = load_preset(args.preset or "default")

@@ -41,8 +41,8 @@ def comparison_vs_uniform8(report: dict) -> list[str]:
     clean_delta = 100 * (q["robustness"]["clean"] - u8["robustness"]["clean"])
     lines = [f"- clean accuracy: {clean_delta:+.1f} points; PGD accuracy: {pgd_delta:+.1f} points "
              "(paper, CIFAR at iso-accuracy: adversarial +3 to +4 points)",
-             f"- weight storage: {u8['size_bits'] / q['size_bits']:.2f}× smaller than uniform 8-bit, "
-             f"{q['compression_vs_fp32']:.2f}× smaller than float32 (paper: > 5× compression)"]
+             f"- compression (storage ratio, > 1 is smaller): {u8['size_bits'] / q['size_bits']:.2f}× vs uniform "
+             f"8-bit, {q['compression_vs_fp32']:.2f}× vs float32 (paper: > 5× compression)"]
     savings = ", ".join(f"{a} {q['energy'][a]['saving_vs_uniform8']:.2f}×" for a in report["config"]["mac_architectures"])
     lines.append(f"- energy saving vs uniform 8-bit: {savings} (paper: > 2×)")
     return lines

@@ -1,0 +1,172 @@
+"""The bad-input matrix: every case exits 2 with one line naming the problem (CLI), or raises a
+specific exception (API); no traceback, no partial result files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from quanos_hw.cli import main
+from quanos_hw.errors import (
+    BitConfigError,
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    InputError,
+    UnknownNameError,
+)
+
+NAMES = ["features.0", "features.1", "features.3", "features.5", "classifier"]
+EST = ["estimate", "--model", "small_cnn", "--input-shape", "1,28,28"]
+
+
+def _bits(**over):
+    cfg = {n: {"weight_bit_width": 8, "act_bit_width": 8} for n in NAMES}
+    cfg.update(over)
+    return cfg
+
+
+def _tech(mutate):
+    from importlib import resources
+
+    raw = json.loads(resources.files("energy_models").joinpath("data", "horowitz45.json").read_text())
+    mutate(raw)
+    return json.dumps(raw)
+
+
+# (name, files to create {name: text}, CLI args or an API callable, expected message, API exception type)
+CASES = [
+    ("bits-0", {}, EST + ["--bits", "0"], "--bits must be between 2 and 16, got 0", None),
+    ("bits-1", {}, EST + ["--bits", "1"], "--bits must be between 2 and 16, got 1", None),
+    ("bits-17", {}, EST + ["--bits", "17"], "--bits must be between 2 and 16, got 17", None),
+    ("bits-2.5", {}, EST + ["--bits", "2.5"], "invalid int value: '2.5'", None),
+    ("bits-x", {}, EST + ["--bits", "x"], "invalid int value: 'x'", None),
+    ("bit-config-2.5", {"b.json": json.dumps(_bits(classifier={"weight_bit_width": 2.5, "act_bit_width": 8}))},
+     EST + ["--bit-config", "{b.json}"], "layer 'classifier' weight_bit_width must be an integer, got 2.5", None),
+    ("unknown-model", {}, ["estimate", "--model", "lenet", "--input-shape", "1,28,28", "--bits", "8"],
+     "unknown model 'lenet'; choose one of", None),
+    ("unknown-dataset", {}, ["estimate", "--model", "small_cnn", "--dataset", "svhn", "--bits", "8"],
+     "unknown dataset 'svhn'; choose one of", None),
+    ("unknown-layer", {"b.json": json.dumps({**_bits(), "features.9": {"weight_bit_width": 8, "act_bit_width": 8}})},
+     EST + ["--bit-config", "{b.json}"], "unknown layer(s) ['features.9']", None),
+    ("unknown-architecture", {}, EST + ["--bits", "8", "--mac", "systolic"], "unknown MAC architecture 'systolic'",
+     None),
+    ("unknown-attack", {}, lambda tmp: __import__("quanos_hw.attacks", fromlist=["ATTACKS"]).ATTACKS.get("cw"),
+     "unknown attack 'cw'; choose one of: fgsm, pgd", UnknownNameError),
+    ("unknown-metric", {}, ["compare", "--set", "combos=['sharpness:budget_ilp']", "--out", "{out}"],
+     "combo 'sharpness:budget_ilp' must be metric:policy", None),
+    ("bit-config-missing", {}, EST + ["--bit-config", "{tmp}/none.json"], "does not exist", None),
+    ("bit-config-truncated", {"b.json": json.dumps(_bits())[:-9]}, EST + ["--bit-config", "{b.json}"],
+     "is not valid JSON", None),
+    ("bit-config-wrong-type", {"b.json": "[8, 8, 8]"}, EST + ["--bit-config", "{b.json}"],
+     "bit configuration must be a JSON object", None),
+    ("bit-config-extra-key", {"b.json": json.dumps(_bits(classifier={"weight_bit_width": 8, "act_bit_width": 8,
+                                                                     "bias_bit_width": 8}))},
+     EST + ["--bit-config", "{b.json}"], "unknown field(s) ['bias_bit_width']", None),
+    ("tech-missing", {}, EST + ["--bits", "8", "--tech", "{tmp}/none.json"], "does not exist", None),
+    ("tech-truncated", {"t.json": _tech(lambda r: None)[:-40]}, EST + ["--bits", "8", "--tech", "{t.json}"],
+     "is not valid JSON", None),
+    ("tech-negative", {"t.json": _tech(lambda r: r["int_mult_pj"]["8"].__setitem__("value", -0.2))},
+     EST + ["--bits", "8", "--tech", "{t.json}"], "energy must not be negative", None),
+    ("tech-wrong-type", {"t.json": _tech(lambda r: r["int_add_pj"]["8"].__setitem__("value", "cheap"))},
+     EST + ["--bits", "8", "--tech", "{t.json}"], "energy must be a finite number", None),
+    ("tech-extra-key", {"t.json": _tech(lambda r: r.__setitem__("vdd", 0.9))},
+     EST + ["--bits", "8", "--tech", "{t.json}"], "unknown field(s) ['vdd']", None),
+    ("run-config-missing", {}, ["run", "--config", "{tmp}/none.yaml", "--out", "{out}"], "does not exist", None),
+    ("run-config-truncated", {"c.yaml": "seed: [1, 2\n"}, ["run", "--config", "{c.yaml}", "--out", "{out}"],
+     "cannot be parsed", None),
+    ("run-config-wrong-type", {"c.yaml": "lr: fast\n"}, ["run", "--config", "{c.yaml}", "--out", "{out}"],
+     "config key 'lr' must be float, got 'fast'", None),
+    ("run-config-extra-key", {"c.yaml": "epochs: 3\n"}, ["run", "--config", "{c.yaml}", "--out", "{out}"],
+     "unknown config key(s) ['epochs']", None),
+    ("cifar-missing", {}, ["run", "--set", "dataset=cifar10", "--set", "data_dir={tmp}/nowhere", "--out", "{out}"],
+     "cifar10 not found: missing", None),
+    ("eps-negative", {}, ["run", "--set", "ans_eps=-0.1", "--out", "{out}"], "'ans_eps' must be between 0 and 1",
+     None),
+    ("eps-above-1", {}, ["run", "--set", "pgd_eps=1.5", "--out", "{out}"], "'pgd_eps' must be between 0 and 1", None),
+    ("eps-negative-api", {}, lambda tmp: __import__("quanos_hw.attacks", fromlist=["fgsm"]).fgsm(
+        torch.nn.Flatten(), torch.rand(1, 4), torch.zeros(1, dtype=torch.long), -0.1),
+     "eps must be between 0 and 1", InputError),
+    ("epochs-negative", {}, ["run", "--set", "warmup_epochs=-1", "--out", "{out}"],
+     "'warmup_epochs' must be >= 0", None),
+    ("empty-dataset", {}, ["run", "--set", "dataset=synthetic", "--set", "synthetic_train=0", "--out", "{out}"],
+     "'synthetic_train' must be >= 1", None),
+    ("empty-dataset-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["train"]).train(
+        __import__("quanos_hw", fromlist=["create_model"]).create_model("small_cnn", in_channels=1),
+        __import__("quanos_hw.data", fromlist=["TensorData"]).TensorData(torch.zeros(0, 1, 8, 8),
+                                                                       torch.zeros(0, dtype=torch.long)),
+        __import__("quanos_hw", fromlist=["TrainConfig"]).TrainConfig(epochs=1)),
+     "cannot train on an empty dataset", ConfigError),
+    ("input-shape-mismatch-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["extract_layers"]).extract_layers(
+        __import__("quanos_hw", fromlist=["create_model"]).create_model("small_cnn", in_channels=1), (3, 28, 28)),
+     "input shape (3, 28, 28) does not fit the model", InputError),
+    ("input-shape-malformed", {}, ["estimate", "--model", "small_cnn", "--input-shape", "1,28", "--bits", "8"],
+     "--input-shape must be three positive integers", None),
+    ("unwritable-out", {"file": "x"}, ["run", "--set", "dataset=synthetic", "--out", "{file}/sub"],
+     "cannot write to output directory", None),
+    ("checkpoint-corrupt", {"c.pt": "PK\x03\x04 not really a zip"}, ["export", "--checkpoint", "{c.pt}"],
+     "refusing checkpoint", None),
+    ("checkpoint-foreign", {"foreign": None}, ["export", "--checkpoint", "{tmp}/foreign.pt"],
+     "is not a quanos-hw checkpoint", None),
+    ("checkpoint-pickled-object", {"evil": None}, ["export", "--checkpoint", "{tmp}/evil.pt"],
+     "contains arbitrary Python objects", None),
+    ("resume-changed-config", {"run": None}, ["run", "--resume", "--out", "{tmp}/run", "--set", "dataset=synthetic",
+                                              "--set", "seed=9"], "different configuration", None),
+    ("resume-nothing", {}, ["run", "--resume", "--out", "{out}"], "nothing to resume", None),
+    ("bit-config-api", {}, lambda tmp: __import__("quanos_hw.bitconfig", fromlist=["validate_bit_config"])
+     .validate_bit_config({"features.0": {"weight_bit_width": "x", "act_bit_width": 8}}, ["features.0"]),
+     "must be an integer, got 'x'", BitConfigError),
+    ("dataset-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["load_dataset"]).load_dataset(
+        "cifar100", data_dir=str(tmp / "none")), "cifar100 not found", DatasetError),
+    ("checkpoint-api", {}, lambda tmp: __import__("quanos_hw.checkpoint", fromlist=["load_checkpoint"])
+     .load_checkpoint(tmp / "none.pt"), "does not exist", CheckpointError),
+]
+IDS = [f"{i + 1:02d}of{len(CASES)}-{case[0]}" for i, case in enumerate(CASES)]
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("executed!",))
+
+
+def _prepare(tmp, files, fast_run):
+    for name, text in files.items():
+        if name == "foreign":
+            torch.save({"weights": torch.zeros(2)}, tmp / "foreign.pt")
+        elif name == "evil":
+            torch.save({"format": "quanos-hw-checkpoint", "x": _Evil()}, tmp / "evil.pt")
+        elif name == "run":
+            shutil.copytree(fast_run.out_dir, tmp / "run")
+        else:
+            (tmp / name).write_text(text)
+
+
+def test_matrix_has_at_least_25_cases():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("name, files, action, message, exc", CASES, ids=IDS)
+def test_bad_input(name, files, action, message, exc, tmp_path, capsys, fast_run):
+    _prepare(tmp_path, files, fast_run)
+    if callable(action):
+        with pytest.raises(exc, match=__import__("re").escape(message)):
+            action(tmp_path)
+        return
+    subs = {"tmp": str(tmp_path), "out": str(tmp_path / "out"), **{k: str(tmp_path / k) for k in files}}
+    args = []
+    for arg in action:
+        for key, value in subs.items():
+            arg = arg.replace("{" + key + "}", value)
+        args.append(arg)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("quanos: error: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # no partial results
+    after = sorted(p.name for p in tmp_path.rglob("*"))
+    assert after == before
