@@ -46,8 +46,10 @@ def main() -> None:
         rob = m["robustness"]
         bits = " ".join(str(v["weight_bit_width"]) for v in m["bits"].values())
         cells = [label, eps, ans or "", bits, f"{m['mean_weight_bits']:.2f}", f"{100 * rob['clean']:.1f}"] + [
-            f"{100 * rob['fgsm'][e]:.1f}" for e in fgsm] + [f"{100 * rob['pgd']:.1f}", f"{100 * rob['blackbox_pgd']:.1f}"]
-        cells += [f"{m['energy'][a]['saving_vs_uniform16']:.2f} / {m['energy'][a]['saving_vs_uniform8']:.2f}" for a in ARCHS]
+            f"{100 * rob['fgsm'][e]:.1f}" for e in fgsm]
+        cells += [f"{100 * rob['pgd']:.1f}", f"{100 * rob['blackbox_pgd']:.1f}"]
+        cells += [f"{m['energy'][a]['saving_vs_uniform16']:.2f} / {m['energy'][a]['saving_vs_uniform8']:.2f}"
+                  for a in ARCHS]
         lines.append("| " + " | ".join(cells) + " |")
 
     for name in ("uniform16", "uniform8"):

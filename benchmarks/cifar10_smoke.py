@@ -20,8 +20,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
-from common import RESULTS, quiet, write
+from common import quiet, write
 
 
 def read_images(wheel: Path) -> tuple[np.ndarray, list[int]]:
@@ -78,7 +77,8 @@ def main() -> None:
              f"{', '.join(sorted(q['robustness']['fgsm']))}; PGD eps {q['robustness']['pgd_eps']:.4f}",
              f"- QUANOS bits per layer: {' '.join(str(v['weight_bit_width']) for v in report['bits'].values())}",
              f"- models evaluated: {', '.join(report['models'])}",
-             f"- QUANOS energy saving vs uniform 16-bit (data_gated): {q['energy']['data_gated']['saving_vs_uniform16']:.2f}×",
+             "- QUANOS energy saving vs uniform 16-bit (data_gated): "
+             f"{q['energy']['data_gated']['saving_vs_uniform16']:.2f}×",
              f"- files written: {', '.join(files)}", "",
              "The full-scale profile (CIFAR-10, VGG-19, ~200 epochs, ANS after 25) is the `paper` preset: "
              "`quanos run --preset paper --set data_dir=DIR --device cuda --out results/paper` "

@@ -13,7 +13,6 @@ import os
 import tempfile
 
 import numpy as np
-
 from common import Timer, quiet, write
 
 
@@ -52,7 +51,6 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     from energy_models import estimate, get_architecture, list_architectures, load_technology
-
     from quanos_hw import create_model, extract_layers
 
     layers = extract_layers(create_model("vgg16"), (3, 32, 32))

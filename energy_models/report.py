@@ -29,7 +29,8 @@ def bit_arrays(layers: Sequence[LayerSpec], bits: int | dict | None) -> tuple[np
         missing = [n for n in names if n not in bits]
         if unknown or missing:
             raise InputError(f"bit configuration does not match the layers: unknown {unknown}, missing {missing}")
-        return (np.array([bits[n]["weight_bit_width"] for n in names]), np.array([bits[n]["act_bit_width"] for n in names]))
+        return (np.array([bits[n]["weight_bit_width"] for n in names]),
+                np.array([bits[n]["act_bit_width"] for n in names]))
     return np.full(len(names), bits), np.full(len(names), bits)
 
 

@@ -148,7 +148,8 @@ def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
                 row["blackbox_pgd"] = stat([cell["robustness"]["blackbox_pgd"] for cell in ok])
                 row["fgsm"] = {e: stat([cell["robustness"]["fgsm"][e] for cell in ok]) for e in eps}
                 row["energy_fraction"] = stat([cell["energy_fraction"] for cell in ok])
-                row["mean_bits"] = stat([np.mean([v["weight_bit_width"] for v in cell["bits"].values()]) for cell in ok])
+                row["mean_bits"] = stat([np.mean([v["weight_bit_width"] for v in cell["bits"].values()])
+                                         for cell in ok])
                 row["checks_failed"] = sum(not cell["robustness"]["all_checks_passed"] for cell in ok)
             rows.append(row)
     return rows

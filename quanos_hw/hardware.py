@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from energy_models import NETWORK_INPUT, LayerSpec
 from torch import nn
+
+from energy_models import NETWORK_INPUT, LayerSpec
 
 from .errors import InputError
 from .models.layers import Normalize, QuantLayer

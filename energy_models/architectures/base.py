@@ -98,7 +98,8 @@ def load_architecture_params(path: str | Path | None = None) -> dict[str, dict]:
         else:
             raw = json.loads(text)
     except Exception as exc:  # noqa: BLE001 - any parse error is bad input
-        raise InputError(f"architecture parameter file {str(path)!r} cannot be parsed: {exc}".replace("\n", " ")) from None
+        message = f"architecture parameter file {str(path)!r} cannot be parsed: {exc}"
+        raise InputError(message.replace("\n", " ")) from None
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise InputError(f"architecture parameter file {str(path)!r} must map names to parameter objects")
     return raw

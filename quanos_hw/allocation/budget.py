@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from energy_models import DEFAULT_DATAFLOW, LayerSpec, estimate
 from energy_models.estimate import input_sources
 

@@ -45,12 +45,12 @@ def _costs(problem: BudgetProblem, scores: Mapping[str, float], error) -> np.nda
     if set(scores) != set(names):
         raise InputError(f"sensitivity scores must name exactly the layers {names}")
     out = np.empty((len(names), len(problem.choices)))
-    for l, name in enumerate(names):
+    for li, name in enumerate(names):
         s = float(scores[name])
         if not s >= 0:
             raise InputError(f"sensitivity of {name!r} must be a number >= 0, got {scores[name]!r}")
         q = error[name] if error is not None and name in error else weight_error_proxy(problem.choices)
-        out[l] = [s * float(q[b]) for b in problem.choices]
+        out[li] = [s * float(q[b]) for b in problem.choices]
     return out
 
 
@@ -69,7 +69,7 @@ def _milp(problem: BudgetProblem, cost: np.ndarray, time_limit_s: float) -> np.n
     n, k = cost.shape
     src = problem.sources()
     table = problem.pair_table()  # (n, k, k)
-    paired = [l for l in range(n) if src[l] >= 0]
+    paired = [li for li in range(n) if src[li] >= 0]
     nx, ny = n * k, len(paired) * k * k
     # HiGHS stops at an absolute gap of 1e-6: scale the objective so its largest term is 1e6 (the
     # argmin is unchanged) and express energy as a fraction of the budget (coefficients near 1)
@@ -77,9 +77,9 @@ def _milp(problem: BudgetProblem, cost: np.ndarray, time_limit_s: float) -> np.n
     c = np.concatenate([cost.ravel() * scale, np.zeros(ny)])
     energy_row = np.zeros(nx + ny)
     unpaired = problem.unpaired_table()  # (n, k): inputs at the network precision or at own bits
-    for l in range(n):
-        if src[l] < 0:
-            energy_row[l * k:(l + 1) * k] = unpaired[l]
+    for li in range(n):
+        if src[li] < 0:
+            energy_row[li * k:(li + 1) * k] = unpaired[li]
     rows, lower, upper = [], [], []
 
     def add(row, lo, hi):
@@ -87,20 +87,20 @@ def _milp(problem: BudgetProblem, cost: np.ndarray, time_limit_s: float) -> np.n
         lower.append(lo)
         upper.append(hi)
 
-    for l in range(n):  # one choice per layer
+    for li in range(n):  # one choice per layer
         row = np.zeros(nx + ny)
-        row[l * k:(l + 1) * k] = 1
+        row[li * k:(li + 1) * k] = 1
         add(row, 1, 1)
-    for t, l in enumerate(paired):
+    for t, li in enumerate(paired):
         base = nx + t * k * k
-        energy_row[base:base + k * k] = table[l].ravel()
-        p = src[l]
-        for i in range(k):  # sum_j y[l, i, j] = x[l, i]
+        energy_row[base:base + k * k] = table[li].ravel()
+        p = src[li]
+        for i in range(k):  # sum_j y[li, i, j] = x[li, i]
             row = np.zeros(nx + ny)
             row[base + i * k:base + (i + 1) * k] = 1
-            row[l * k + i] = -1
+            row[li * k + i] = -1
             add(row, 0, 0)
-        for j in range(k):  # sum_i y[l, i, j] = x[p, j]
+        for j in range(k):  # sum_i y[li, i, j] = x[p, j]
             row = np.zeros(nx + ny)
             row[base + j:base + k * k:k] = 1
             row[p * k + j] = -1
@@ -127,7 +127,7 @@ def greedy(problem: BudgetProblem, cost: np.ndarray) -> np.ndarray:
     index = np.full(n, k - 1)
     energy = problem.energy(np.array(problem.choices)[index][None, :])[0]
     while energy > problem.budget_pj:
-        candidates = [l for l in range(n) if index[l] > 0]
+        candidates = [li for li in range(n) if index[li] > 0]
         if not candidates:
             raise InfeasibleBudget(f"no configuration of bits {problem.choices} fits the budget "
                                    f"{problem.budget_pj:.4g} pJ")
@@ -135,7 +135,7 @@ def greedy(problem: BudgetProblem, cost: np.ndarray) -> np.ndarray:
         trial[np.arange(len(candidates)), candidates] -= 1
         energies = problem.energy(np.array(problem.choices)[trial])
         saved = energy - energies
-        added = np.array([cost[l, index[l] - 1] - cost[l, index[l]] for l in candidates])
+        added = np.array([cost[li, index[li] - 1] - cost[li, index[li]] for li in candidates])
         ratio = saved / np.maximum(added, 1e-30)
         best = int(np.argmax(ratio))
         index, energy = trial[best], energies[best]

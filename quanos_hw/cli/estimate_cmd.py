@@ -71,13 +71,15 @@ def estimate_report(args: argparse.Namespace) -> dict:
 
 
 def format_table(report: dict) -> str:
-    head = f"{'layer':<22}{'kind':<7}{'MACs':>13}{'weights':>11}{'w/a/in':>10}{'MAC µJ':>10}{'mem µJ':>10}{'total µJ':>10}"
+    head = (f"{'layer':<22}{'kind':<7}{'MACs':>13}{'weights':>11}{'w/a/in':>10}{'MAC µJ':>10}{'mem µJ':>10}"
+            f"{'total µJ':>10}")
     lines = [f"{report['model']} {tuple(report['input_shape'])} on {report['mac_architecture']} "
              f"({report['technology']}, {report['dataflow']})", head, "-" * len(head)]
     for r in report["layers"]:
         bits = f"{r['weight_bit_width']}/{r['act_bit_width']}/{r['input_bit_width']}"
         lines.append(f"{r['name'][:21]:<22}{r['kind']:<7}{r['macs']:>13,}{r['weights']:>11,}{bits:>10}"
-                     f"{r['mac_energy_pj'] / 1e6:>10.4g}{r['memory_energy_pj'] / 1e6:>10.4g}{r['energy_pj'] / 1e6:>10.4g}")
+                     f"{r['mac_energy_pj'] / 1e6:>10.4g}{r['memory_energy_pj'] / 1e6:>10.4g}"
+                     f"{r['energy_pj'] / 1e6:>10.4g}")
     t = report["totals"]
     lines += ["-" * len(head),
               f"{'total':<29}{t['macs']:>13,}{t['weights']:>11,}{'':>10}{t['mac_energy_pj'] / 1e6:>10.4g}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from energy_models.registry import Registry
 from torch import nn
+
+from energy_models.registry import Registry
 
 from ..errors import InputError
 from .base import QuanosModel

@@ -21,7 +21,8 @@ def summary_table(report: dict) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in _order(models):
         m, rob = models[name], models[name]["robustness"]
-        label = name + (" (iso-size)" if report["iso_size_bits"] and name == f"uniform{report['iso_size_bits']}" else "")
+        iso = report["iso_size_bits"] and name == f"uniform{report['iso_size_bits']}"
+        label = name + (" (iso-size)" if iso else "")
         row = [label, "32 (float)" if m["mean_weight_bits"] is None else f"{m['mean_weight_bits']:.2f}",
                _pct(rob["clean"])] + [_pct(rob["fgsm"][e]) for e in eps] + [_pct(rob["pgd"]), _pct(rob["blackbox_pgd"])]
         for arch in archs:
@@ -29,7 +30,8 @@ def summary_table(report: dict) -> list[str]:
                 row.append("n/a")
             else:
                 e = m["energy"][arch]
-                row.append(f"{e['energy_pj'] / 1e6:.3g} ({e['saving_vs_uniform16']:.2f}×/{e['saving_vs_uniform8']:.2f}×)")
+                row.append(f"{e['energy_pj'] / 1e6:.3g} "
+                           f"({e['saving_vs_uniform16']:.2f}×/{e['saving_vs_uniform8']:.2f}×)")
         row += [f"{m['size_bits'] / 8192:.1f}", f"{m['compression_vs_fp32']:.2f}"]
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -43,7 +45,8 @@ def comparison_vs_uniform8(report: dict) -> list[str]:
              "(paper, CIFAR at iso-accuracy: adversarial +3 to +4 points)",
              f"- compression (storage ratio, > 1 is smaller): {u8['size_bits'] / q['size_bits']:.2f}× vs uniform "
              f"8-bit, {q['compression_vs_fp32']:.2f}× vs float32 (paper: > 5× compression)"]
-    savings = ", ".join(f"{a} {q['energy'][a]['saving_vs_uniform8']:.2f}×" for a in report["config"]["mac_architectures"])
+    archs = report["config"]["mac_architectures"]
+    savings = ", ".join(f"{a} {q['energy'][a]['saving_vs_uniform8']:.2f}×" for a in archs)
     lines.append(f"- energy saving vs uniform 8-bit: {savings} (paper: > 2×)")
     return lines
 
@@ -56,7 +59,8 @@ def render_markdown(report: dict) -> str:
         f"Reproduce: `quanos run --config {cfg['out_dir']}/config.json --out NEW_DIR` "
         f"(config hash `{report['config_hash']}`; quanos-hw {report['tool']['version']}, "
         f"git {report['tool']['git_revision'] or 'n/a'}).", "",
-        f"Schedule: {cfg['warmup_epochs']} float warm-up epoch(s), then {cfg['qat_epochs']} QAT epoch(s) for every model "
+        f"Schedule: {cfg['warmup_epochs']} float warm-up epoch(s), then {cfg['qat_epochs']} QAT epoch(s) for every "
+        "model "
         f"from the same warm weights; ANS by FGSM at eps {q['ans_eps']:.4g} ({q['activation']} activations), "
         f"k = clamp({q['k_init']} - round({q['k_init']}·ANS), {q['k_min']}, {q['k_init']}). "
         f"Accuracies on the {ds['test_size']} test images; black-box = PGD examples transferred from an "

@@ -156,7 +156,8 @@ class Runner:
         c = self.c
         return AttackConfig(fgsm_eps=tuple(c.fgsm_eps), pgd_eps=c.pgd_eps, pgd_alpha=c.pgd_alpha, pgd_steps=c.pgd_steps,
                             pgd_random_start=c.pgd_random_start, large_eps=c.large_eps,
-                            large_eps_steps=c.large_eps_steps, large_eps_samples=c.large_eps_samples, tolerance=c.check_tolerance, seed=c.seed,
+                            large_eps_steps=c.large_eps_steps, large_eps_samples=c.large_eps_samples,
+                            tolerance=c.check_tolerance, seed=c.seed,
                             batch_size=c.eval_batch_size)
 
     def evaluate_all(self, models: dict[str, str]) -> dict[str, dict]:
@@ -227,7 +228,8 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
         models[f"uniform{b}"] = f"uniform{b}"
     iso = None
     if c.iso_size:
-        iso = iso_size_bits([lyr.weights for lyr in layers], [final_bits[lyr.name]["weight_bit_width"] for lyr in layers])
+        hybrid = [final_bits[lyr.name]["weight_bit_width"] for lyr in layers]
+        iso = iso_size_bits([lyr.weights for lyr in layers], hybrid)
         if iso not in c.uniform_bits:
             r.train_phase(f"uniform{iso}", init="warmup", bits=iso, quantize=True, epochs=Q, offset=W)
             models[f"uniform{iso}"] = f"uniform{iso}"

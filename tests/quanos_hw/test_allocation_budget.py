@@ -91,6 +91,7 @@ def test_pair_table_reproduces_the_exact_energy():
     rng = np.random.default_rng(0)
     for _ in range(10):
         idx = rng.integers(0, 4, size=len(LAYERS))
-        total = sum(table[l, idx[l], idx[src[l]]] if src[l] >= 0 else unpaired[l, idx[l]] for l in range(len(LAYERS)))
+        total = sum(table[li, idx[li], idx[src[li]]] if src[li] >= 0 else unpaired[li, idx[li]]
+                    for li in range(len(LAYERS)))
         exact = problem.energy(np.array(problem.choices)[idx][None, :])[0]
         assert total == pytest.approx(exact)

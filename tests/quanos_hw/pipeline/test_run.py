@@ -13,7 +13,6 @@ from quanos_hw.errors import ConfigError, InputError
 from quanos_hw.pipeline import run
 from quanos_hw.pipeline.config import RunConfig, parse_set
 from quanos_hw.pipeline.run import iso_size_bits, qat_shares
-
 from tests.conftest import FAST
 
 FILES = ["report.json", "report.md", "bits.json", "layers.csv", "ans_bits.png", "pareto.png", "energy_breakdown.png"]
