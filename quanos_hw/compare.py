@@ -29,7 +29,6 @@ from .errors import ConfigError
 from .io import atomic_write_text
 from .pipeline.config import RunConfig
 from .pipeline.run import Runner, prepare
-from .pipeline.workspace import Workspace
 from .sensitivity import METRICS, compute_sensitivity
 
 DEFAULT_COMBOS = ("ans:budget_ilp", "hessian_trace:budget_ilp", "weight_noise:budget_ilp", "random:budget_ilp",
@@ -88,7 +87,7 @@ def _uniform(problem: BudgetProblem):
     raise InfeasibleBudget("no uniform width fits the budget")
 
 
-def _seed_results(c: CompareConfig, seed: int, data, layers, ws: Workspace, device, progress: bool, log) -> dict:
+def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progress: bool, log) -> dict:
     sc = dataclasses.replace(c, seed=seed, surrogate_seed=seed + 1)
     r = Runner(sc, data, ws, device, progress, log, prefix=f"s{seed}_")
     W, Q = c.warmup_epochs, c.qat_epochs
@@ -184,15 +183,11 @@ def _markdown(c: CompareConfig, rows: list[dict]) -> str:
 
 
 def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .io import atomic_write_bytes
+    from .pipeline.plots import save_figure
 
     fig = Figure(figsize=(11, 4.2))
-    FigureCanvasAgg(fig)
     combos = (*c.combos, "uniform")
     markers = "osD^vP*X"
     for col, (metric, label) in enumerate((("clean", "clean accuracy (%)"), ("pgd", "PGD accuracy (%)"))):
@@ -208,19 +203,16 @@ def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.axes[0].legend(fontsize=7)
     fig.suptitle(f"Iso-energy comparison of sensitivity metrics and policies ({c.model}, {c.dataset})")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path)
 
 
 def compare(config: CompareConfig, *, resume: bool = False, progress: bool = True, log=None) -> dict:
     """Run the iso-energy comparison; write compare.json, compare.md and compare_pareto.png."""
     log = log or (lambda msg: tqdm.write(msg))
-    c = config.resolve()
-    data, layers, device = prepare(c)
-    ws = Workspace(c.out_dir, c)
-    ws.prepare(resume)
-    per_seed = {seed: _seed_results(c, seed, data, layers, ws, device, progress, log) for seed in c.seeds}
+    setup = prepare(config, resume)
+    c, ws = setup.config, setup.ws
+    per_seed = {seed: _seed_results(c, seed, setup.data, setup.layers, ws, setup.device, progress, log)
+                for seed in c.seeds}
     rows = _summary(c, per_seed)
     report = {"config": c.to_dict(), "config_hash": ws.config_hash, "summary": rows,
               "per_seed": {str(s): v for s, v in per_seed.items()}}

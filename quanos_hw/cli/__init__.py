@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"quanos: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("quanos: interrupted; a resumable checkpoint was kept (rerun with --resume)", file=sys.stderr)
         return 130

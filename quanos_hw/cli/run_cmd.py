@@ -22,11 +22,11 @@ def add_parser(sub) -> None:
 
 
 def help_config() -> str:
-    from ..pipeline.config import RunConfig, _hints
+    from ..pipeline.config import RunConfig, _hints, _type_name
 
     lines = ["config keys (YAML/JSON file or --set KEY=VALUE); null means the dataset's default:"]
     for f in dataclasses.fields(RunConfig):
-        tp = str(_hints(RunConfig)[f.name]).replace("typing.", "")
+        tp = _type_name(_hints(RunConfig)[f.name])
         lines.append(f"  {f.name:<20} {tp:<28} default {f.default!r}")
     return "\n".join(lines)
 

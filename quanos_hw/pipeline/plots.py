@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from ..io import atomic_write_bytes
 
 
-def _save(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> None:
+    """Render ``fig`` to PNG and write it atomically."""
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -95,5 +96,5 @@ def write_plots(root: Path, report: dict) -> list[str]:
     files = {"ans_bits.png": ans_bits_figure, "pareto.png": pareto_figure,
              "energy_breakdown.png": energy_breakdown_figure}
     for name, make in files.items():
-        _save(make(report), root / name)
+        save_figure(make(report), root / name)
     return list(files)

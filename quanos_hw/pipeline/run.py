@@ -181,11 +181,22 @@ class Runner:
         return results
 
 
-def prepare(c: RunConfig):
-    """Everything that can be checked before a file is written: hardware names and tables, the
-    dataset (loaded), the device and the model's layers. Returns (data, layers, device)."""
+@dataclass
+class Setup:
+    config: RunConfig
+    data: Dataset
+    layers: list
+    device: torch.device
+    ws: Workspace
+
+
+def prepare(config: RunConfig, resume: bool) -> Setup:
+    """Resolve ``config`` and check everything that can be checked before a file is written
+    (hardware names and tables, the dataset, the device, the model's layers); then create (or,
+    with ``resume``, verify) the results folder."""
     from energy_models import get_architecture, load_technology
 
+    c = config.resolve()
     tech = load_technology(c.technology)
     for arch in c.mac_architectures:
         get_architecture(arch, tech)
@@ -193,7 +204,10 @@ def prepare(c: RunConfig):
     data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, **synthetic)
     device = pick_device(c.device)
     probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
-    return data, extract_layers(probe, data.info.input_shape), device
+    layers = extract_layers(probe, data.info.input_shape)
+    ws = Workspace(c.out_dir, c)
+    ws.prepare(resume)
+    return Setup(c, data, layers, device, ws)
 
 
 def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
@@ -201,11 +215,9 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
     from .report import write_outputs
 
     log = log or (lambda msg: tqdm.write(msg))
-    c = config.resolve()
-    data, layers, device = prepare(c)
-    ws = Workspace(c.out_dir, c)
-    ws.prepare(resume)
-    r = Runner(c, data, ws, device, progress, log)
+    setup = prepare(config, resume)
+    c, data, layers, ws = setup.config, setup.data, setup.layers, setup.ws
+    r = Runner(c, data, ws, setup.device, progress, log)
     if resume:
         log(f"resuming {str(ws.root)!r}: finished phases are skipped")
 
