@@ -72,7 +72,8 @@ def main() -> None:
              f"`{report['dataset']['name']}` through the python-archive reader, resnet20 "
              f"({sum(layer['macs'] for layer in report['layers']):,} MACs), 1 float + 1 QAT epoch, seed {args.seed}, "
              f"train = test = the 20 images. It proves the path, not accuracy.", "",
-             f"- dataset: {report['dataset']}",
+             "- dataset: {name}, {train_size} train / {test_size} test images, input {input_shape}, {num_classes} "
+             "classes".format(**report["dataset"]),
              f"- ANS eps {report['quanos']['ans_eps']:.4f} (8/255); FGSM eps "
              f"{', '.join(sorted(q['robustness']['fgsm']))}; PGD eps {q['robustness']['pgd_eps']:.4f}",
              f"- QUANOS bits per layer: {' '.join(str(v['weight_bit_width']) for v in report['bits'].values())}",

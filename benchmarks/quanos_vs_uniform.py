@@ -37,7 +37,9 @@ def _stat(values) -> dict:
 
 def aggregate(reports: list[dict]) -> dict:
     out = {}
-    names = [n for n in reports[0]["models"] if all(n in r["models"] for r in reports)]
+    reference = {f"uniform{b}" for b in reports[0]["config"]["uniform_bits"]}
+    names = [n for n in reports[0]["models"] if all(n in r["models"] for r in reports)
+             and (not n.startswith("uniform") or n in reference)]  # other widths appear as the iso-size row
     for name in names + ["iso_size"]:
         ms = [r["models"][name if name != "iso_size" else f"uniform{r['iso_size_bits']}"] for r in reports]
         rob = [m["robustness"] for m in ms]
@@ -63,11 +65,13 @@ def verdict(reports: list[dict]) -> dict:
     q = [r["models"]["quanos"] for r in reports]
     u8 = [r["models"]["uniform8"] for r in reports]
     pgd = [100 * (a["robustness"]["pgd"] - b["robustness"]["pgd"]) for a, b in zip(q, u8)]
+    blackbox = [100 * (a["robustness"]["blackbox_pgd"] - b["robustness"]["blackbox_pgd"]) for a, b in zip(q, u8)]
     clean = [100 * (a["robustness"]["clean"] - b["robustness"]["clean"]) for a, b in zip(q, u8)]
     comp8 = [b["size_bits"] / a["size_bits"] for a, b in zip(q, u8)]
     comp32 = [a["compression_vs_fp32"] for a in q]
     energy = {a: [m["energy"][a]["saving_vs_uniform8"] for m in q] for a in ARCHS}
-    return {"pgd_gain_points": _stat(pgd), "clean_change_points": _stat(clean),
+    return {"pgd_gain_points": _stat(pgd), "blackbox_pgd_gain_points": _stat(blackbox),
+            "clean_change_points": _stat(clean),
             "compression_vs_uniform8": _stat(comp8), "compression_vs_fp32": _stat(comp32),
             "energy_saving_vs_uniform8": {a: _stat(v) for a, v in energy.items()},
             "meets_adversarial_claim": float(np.mean(pgd)) >= 3.0,
@@ -109,8 +113,9 @@ def main() -> None:
               + ". Savings are E(uniform 16 or 8 bit) / E(model) on each architecture (Horowitz 45 nm, "
               "weights from DRAM, activations in SRAM). Accuracy on the whole test set.", ""]
     claims = ["## The paper's claims (CIFAR-10/100 vs uniform 8-bit at iso-accuracy) against these runs", "",
-              "| dataset | PGD accuracy vs u8 (claim +3 to +4 points) | clean accuracy vs u8 | compression vs u8 | "
-              "compression vs fp32 (claim > 5×) | energy saving vs u8 (claim > 2×) |", "|---|---|---|---|---|---|"]
+              "| dataset | PGD accuracy vs u8 (claim +3 to +4 points) | black-box PGD vs u8 | clean accuracy vs u8 | "
+              "compression vs u8 | compression vs fp32 (claim > 5×) | energy saving vs u8 (claim > 2×) |",
+              "|---|---|---|---|---|---|---|"]
     for dataset in args.datasets:
         reports = [run_one(dataset, seed) for seed in args.seeds]
         agg, v = aggregate(reports), verdict(reports)
@@ -122,14 +127,20 @@ def main() -> None:
         energy = ", ".join(f"{a} {pm(v['energy_saving_vs_uniform8'][a], 1, 2)}" for a in ARCHS)
         met = [a for a, ok in v["meets_energy_claim"].items() if ok]
         energy_verdict = "met on " + ", ".join(met) if met else "not met"
+        adversarial = "not met"
+        if v["meets_adversarial_claim"]:
+            cost = v["clean_change_points"]["mean"]
+            adversarial = "met" if cost > -1.0 else f"met, not at iso-accuracy: clean {cost:+.1f}"
         claims.append(
-            f"| {dataset} | {pm(v['pgd_gain_points'], 1)} ({'met' if v['meets_adversarial_claim'] else 'not met'}) | "
+            f"| {dataset} | {pm(v['pgd_gain_points'], 1)} ({adversarial}) | {pm(v['blackbox_pgd_gain_points'], 1)} | "
             f"{pm(v['clean_change_points'], 1)} | {pm(v['compression_vs_uniform8'], 1, 2)}× | "
             f"{pm(v['compression_vs_fp32'], 1, 2)}× ({'met' if v['meets_compression_claim_vs_fp32'] else 'not met'}) | "
             f"{energy} ({energy_verdict}) |")
     claims += ["", "Compression \"> 5×\" can only be read against float32 here: against uniform 8-bit it would need "
                "fewer than 1.6 bits per weight on average, below the rule's 2-bit floor. These runs are not at "
-               "iso-accuracy: the clean-accuracy column shows what QUANOS gave up."]
+               "iso-accuracy: the clean-accuracy column shows what QUANOS gave up. A white-box PGD gain that the "
+               "black-box column does not share is a warning sign that part of it comes from harder-to-use "
+               "gradients (the coarsely quantized last layers), not from robustness an attacker cannot get around."]
     write("quanos_vs_uniform", {"results": results}, "\n".join(lines + claims))
 
 
