@@ -10,6 +10,7 @@ multiplier, i.e. of the layer's input activations.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from importlib import resources
 from pathlib import Path
 from typing import ClassVar
@@ -20,7 +21,7 @@ from ..errors import InputError
 from ..technology import Technology
 
 
-class MacArchitecture:
+class MacArchitecture(ABC):
     """Base class. Subclasses set ``name``, ``PARAMS`` (name -> type) and the two array methods."""
 
     name: ClassVar[str] = ""
@@ -63,11 +64,13 @@ class MacArchitecture:
         t = self.technology
         return float(t.mult_energy_pj(bits, bits) + t.add_energy_pj(self.params["accumulator_bits"]))
 
+    @abstractmethod
     def energy_per_mac_pj(self, weight_bits: np.ndarray, act_bits: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Energy of one MAC (pJ) at each (weight bits, activation-operand bits)."""
 
+    @abstractmethod
     def macs_per_cycle(self, weight_bits: np.ndarray, act_bits: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """MACs one unit completes per cycle at each (weight bits, activation-operand bits)."""
 
 
 def smallest_mode(bits: np.ndarray, modes: list[int]) -> np.ndarray:

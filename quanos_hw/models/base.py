@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
 from .layers import Normalize
 
 
-class QuanosModel(nn.Module):
+class QuanosModel(nn.Module, ABC):
     """A classifier whose ``forward`` takes images in [0, 1] and normalises them itself.
 
     Subclasses build their layers in ``__init__`` and implement :meth:`forward_features`,
@@ -29,5 +31,6 @@ class QuanosModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(self.normalize(x))
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the normalised input."""
