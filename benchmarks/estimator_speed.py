@@ -71,9 +71,9 @@ def dram_comparison(zz: list[dict]) -> list[str]:
         unpadded += abs(measured - ours["inputs"]) < 1e-6 * max(1.0, measured)
         padded += abs(measured - ours["inputs_padded"]) < 1e-6 * max(1.0, measured)
         for op, key in (("W", "weights"), ("I", "inputs"), ("O", "outputs")):
-            padded = f"{ours['inputs_padded']:,.0f}" if op == "I" else ""
+            padded_cell = f"{ours['inputs_padded']:,.0f}" if op == "I" else ""
             lines.append(f"| {z['layer']} | {op} | {z['dram_pj'].get(op, float('nan')):,.0f} | {ours[key]:,.0f} | "
-                         f"{padded} |")
+                         f"{padded_cell} |")
     which = ("the unpadded input" if unpadded == len(zz) else "the padded input" if padded == len(zz)
              else "neither the padded nor the unpadded input count")
     return lines + ["", f"In this run ZigZag's input DRAM energy matches {which}. The model gives either (operand "
