@@ -139,10 +139,10 @@ def train(
         start_epoch, skip_steps, history = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["history"]
         saved_gen, optimizer_state = ckpt["generator_state"], ckpt["optimizer"]
         partial = tuple(ckpt["meta"].get("epoch_stats", partial))
-    if quantization_enabled(model) and not is_calibrated(model):
-        calibrate_activations(model, (x.to(next(model.parameters()).device)
-                                      for x, _ in data.batches(config.batch_size, config.calibration_batches)))
     device = next(model.parameters()).device
+    if quantization_enabled(model) and not is_calibrated(model):
+        calibrate_activations(model, (x.to(device) for x, _ in data.batches(config.batch_size,
+                                                                              config.calibration_batches)))
     optimizer = make_optimizer(model, config)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)

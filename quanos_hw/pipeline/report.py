@@ -120,8 +120,8 @@ def layers_csv(report: dict) -> str:
 
 
 def write_outputs(root: Path, config: RunConfig, config_hash: str, data, layers, iterations, phases, robustness,
-                  iso_bits, surrogate, timing) -> list[str]:
-    """Write every result file atomically; return their paths (report.json last)."""
+                  iso_bits, surrogate, timing) -> tuple[dict, list[str]]:
+    """Write every result file atomically; return the report and the files' paths (report.json last)."""
     report = build_report(config, config_hash, data, layers, iterations, phases, robustness, iso_bits, surrogate,
                           timing)
     files = []
@@ -132,4 +132,4 @@ def write_outputs(root: Path, config: RunConfig, config_hash: str, data, layers,
     atomic_write_text(root / "report.md", render_markdown(report))
     atomic_write_text(root / "report.json", json.dumps(report, indent=1) + "\n")
     files += ["report.md", "report.json"]
-    return [str(root / f) for f in files]
+    return report, [str(root / f) for f in files]

@@ -249,9 +249,6 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
     robustness = r.evaluate_all(models)
 
     phases = {name: ws.done(phase) for name, phase in models.items()}
-    files = write_outputs(ws.root, c, ws.config_hash, data, layers, iterations, phases, robustness, iso,
-                          ws.done("surrogate"), r.timing)
-    from json import loads
-
-    report = loads((ws.root / "report.json").read_text())
+    report, files = write_outputs(ws.root, c, ws.config_hash, data, layers, iterations, phases, robustness, iso,
+                                  ws.done("surrogate"), r.timing)
     return RunResult(report=report, out_dir=ws.root, files=files)
