@@ -23,7 +23,7 @@ class LayerSpec:
         input_source: where the layer's input activations come from: the name of the layer that
             produced them (their precision is that layer's ``act_bit_width``), ``"@input"`` for the
             network input, or ``None`` when unknown (then the layer's own ``act_bit_width`` is
-            used, DESIGN §4's simple assumption).
+            used, docs/design.md §4's simple assumption).
         padded_inputs: input elements including zero padding (ZigZag counts these); defaults to
             ``inputs``.
         extra_params: bias and BatchNorm parameters, stored at the estimator's param bit-width.

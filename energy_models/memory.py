@@ -6,7 +6,7 @@ transfer is ``bits moved * count * energy per bit of that level`` (``read_pj / w
 ``inputs_padded`` (at the input activations' bit-width), ``outputs`` (at the layer's activation
 bit-width).
 
-Default dataflow ``weights_dram_acts_sram`` (DESIGN §4): every weight is read once from DRAM;
+Default dataflow ``weights_dram_acts_sram`` (docs/design.md §4): every weight is read once from DRAM;
 input activations are read once from, and output activations written once to, an on-chip SRAM
 buffer. It assumes activations fit on chip and ignores re-reads caused by tiling; replace it by
 passing another Dataflow.

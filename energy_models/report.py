@@ -1,6 +1,6 @@
 """The estimate of one bit configuration as a JSON-ready report, with uniform baselines.
 
-The report object is the contract of ``quanos estimate --json`` (DESIGN §6): model,
+The report object is the contract of ``quanos estimate --json`` (docs/design.md §6): model,
 input_shape, mac_architecture, technology, layers, totals, energy_saving_vs_uniform16,
 energy_saving_vs_uniform8, compression_vs_fp32, compression_vs_uniform16. The configuration and
 both baselines are evaluated in one vectorised call.

@@ -2,7 +2,7 @@
 
 Every split is held in memory as an image tensor (N, C, H, W) with pixels in [0, 1] (stored as
 float32, or uint8 for CIFAR) and int64 labels. Per-dataset defaults (input shape, classes,
-attack budgets of DESIGN §3, augmentation) live in :class:`DatasetInfo`, available without
+attack budgets of docs/design.md §3, augmentation) live in :class:`DatasetInfo`, available without
 loading any data (``quanos estimate --dataset cifar10`` needs only the shape).
 """
 

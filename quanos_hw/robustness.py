@@ -1,4 +1,4 @@
-"""Robustness evaluation with its sanity checks (DESIGN §3).
+"""Robustness evaluation with its sanity checks (docs/design.md §3).
 
 White-box: FGSM at each eps of a list and PGD (random start, 10 steps) on the model itself.
 Black-box: transfer attacks, i.e. FGSM/PGD examples crafted on an independently trained float

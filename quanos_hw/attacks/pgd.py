@@ -8,7 +8,7 @@ torchattacks 3.5.1 ``PGD`` bit for bit. ``seed`` makes the random start reproduc
 private generator; ``None`` draws from torch's global RNG, as torchattacks does).
 
 Shapes: x (N, C, H, W) float in [0, 1], y (N,) int64 -> (N, C, H, W). Defaults: 10 steps with
-random start (DESIGN §3); eps and alpha per dataset.
+random start (docs/design.md §3); eps and alpha per dataset.
 """
 
 from __future__ import annotations

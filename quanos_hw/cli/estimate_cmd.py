@@ -8,7 +8,7 @@ import io
 import json
 import sys
 
-#: top-level keys of ``--json`` (DESIGN §6); nested objects carry extra fields (cycles, levels).
+#: top-level keys of ``--json`` (docs/design.md §6); nested objects carry extra fields (cycles, levels).
 JSON_KEYS = ("model", "input_shape", "mac_architecture", "technology", "layers", "totals",
              "energy_saving_vs_uniform16", "energy_saving_vs_uniform8", "compression_vs_fp32",
              "compression_vs_uniform16")

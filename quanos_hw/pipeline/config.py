@@ -1,6 +1,6 @@
 """The run configuration: one typed, frozen dataclass, loadable from YAML/JSON and ``--set``.
 
-Fields left ``None`` take the dataset's defaults (attack budgets of DESIGN §3, augmentation);
+Fields left ``None`` take the dataset's defaults (attack budgets of docs/design.md §3, augmentation);
 :meth:`RunConfig.resolve` fills them in, and the resolved configuration is saved with every
 result and hashed to tie checkpoints to it.
 """

@@ -1,4 +1,4 @@
-"""Golden values, computed by hand from the Horowitz 45 nm numbers (DESIGN §4) and the
+"""Golden values, computed by hand from the Horowitz 45 nm numbers (docs/design.md §4) and the
 architecture parameters in energy_models/data/architectures.json."""
 
 import numpy as np
