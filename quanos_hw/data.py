@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,53 @@ class TensorData:
 
     def head(self, count: int) -> TensorData:
         return TensorData(self.images[:count], self.labels[:count])
+
+
+#: What the functions that read data accept: a TensorData (the fast path), or any iterable of
+#: ``(images, labels)`` batches, e.g. a ``torch.utils.data.DataLoader``.
+Batches = TensorData | Iterable
+
+
+def _checked_batch(item: object, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if not (isinstance(item, (tuple, list)) and len(item) >= 2 and isinstance(item[0], torch.Tensor)
+            and isinstance(item[1], torch.Tensor)):
+        raise InputError(f"data batch {index} must be a pair (images, labels) of tensors, got {type(item).__name__}")
+    x, y = item[0], item[1]
+    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise InputError(f"data batch {index}: images {tuple(x.shape)} and labels {tuple(y.shape)} do not match "
+                         "(expected (N, ...) images and (N,) labels)")
+    if y.dtype.is_floating_point:
+        raise InputError(f"data batch {index}: labels must be integers, got {y.dtype}")
+    x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
+    return x, y.long()
+
+
+def iter_batches(data: Batches, batch_size: int = 256,
+                 max_batches: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(images, labels)`` batches of ``data``: a TensorData is cut into ``batch_size`` batches; any
+    other iterable (a DataLoader) is taken batch by batch as it comes (its own batch size), checked,
+    with uint8 images scaled to [0, 1]. At most ``max_batches`` batches."""
+    if isinstance(data, TensorData):
+        yield from data.batches(batch_size, max_batches)
+        return
+    if isinstance(data, (torch.Tensor, str, bytes)) or not isinstance(data, Iterable):
+        raise InputError(f"data must be a TensorData or an iterable of (images, labels) batches such as a "
+                         f"DataLoader, got {type(data).__name__}")
+    for index, item in enumerate(data):
+        if max_batches is not None and index >= max_batches:
+            return
+        yield _checked_batch(item, index)
+
+
+def as_tensor_data(data: Batches, max_batches: int | None = None) -> TensorData:
+    """``data`` as one in-memory TensorData (a TensorData is returned as it is; a DataLoader's
+    batches are gathered once, for the functions that need random access or the sample count)."""
+    if isinstance(data, TensorData):
+        return data
+    batches = list(iter_batches(data, max_batches=max_batches))
+    if not batches:
+        raise InputError("data has no batches")
+    return TensorData(torch.cat([x.cpu() for x, _ in batches]), torch.cat([y.cpu() for _, y in batches]))
 
 
 #: augmentation name -> (padding of the random crop, random horizontal flip)
