@@ -30,9 +30,11 @@ def _quiet_third_party() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare_cmd, estimate_cmd, export_cmd, run_cmd
+    from . import compare_cmd, estimate_cmd, export_cmd, list_cmd, run_cmd
 
-    parser = _Parser(prog="quanos", description="QUANOS hybrid quantization and hardware energy estimation")
+    parser = _Parser(prog="quanos", description="QUANOS hybrid quantization and hardware energy estimation",
+                     epilog="'quanos list' prints the names every option accepts (models, datasets, MAC "
+                            "architectures, technologies, dataflows, attacks, metrics, policies).")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"quanos-hw {__version__}")
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
+    list_cmd.add_parser(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ JSON_KEYS = ("model", "input_shape", "mac_architecture", "technology", "layers",
 
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="energy and size of a model under a bit configuration (no training)")
-    p.add_argument("--model", required=True, help="a registered model (see 'quanos estimate --list')")
+    p.add_argument("--model", required=True, help="a registered model (see 'quanos list models')")
     shape = p.add_mutually_exclusive_group(required=True)
     shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed)")
     shape.add_argument("--input-shape", help="C,H,W of one input, e.g. 3,32,32")

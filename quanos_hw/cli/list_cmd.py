@@ -1,0 +1,105 @@
+"""``quanos list [KIND]``: the names every registry accepts, read from the registries themselves.
+
+Without KIND: one heading per kind, then its names, one per line (indented). With KIND: only the
+names, one per line, for scripts (``for m in $(quanos list models); do ...``). An unknown KIND is
+bad input (exit 2). Nothing here names an entry: a newly registered model, attack or metric
+appears without touching this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+def _models() -> list[str]:
+    from ..models import list_models
+
+    return list_models()
+
+
+def _datasets() -> list[str]:
+    from ..data import list_datasets
+
+    return list_datasets()
+
+
+def _architectures() -> list[str]:
+    from energy_models import list_architectures
+
+    return list_architectures()
+
+
+def _technologies() -> list[str]:
+    from energy_models import list_technologies
+
+    return list_technologies()
+
+
+def _dataflows() -> list[str]:
+    from energy_models import DATAFLOWS
+
+    return sorted(DATAFLOWS)
+
+
+def _attacks() -> list[str]:
+    from ..attacks import ATTACKS
+
+    return ATTACKS.names()
+
+
+def _metrics() -> list[str]:
+    from ..sensitivity import METRICS
+
+    return METRICS.names()
+
+
+def _policies() -> list[str]:
+    from ..allocation import POLICIES
+
+    return POLICIES.names()
+
+
+#: kind -> (what it is, names). Insertion order is the order of the full listing.
+KINDS: dict[str, tuple[str, Callable[[], list[str]]]] = {
+    "models": ("networks", _models),
+    "datasets": ("built-in datasets", _datasets),
+    "architectures": ("MAC architectures", _architectures),
+    "technologies": ("shipped technology tables; --tech also takes a JSON/YAML file", _technologies),
+    "dataflows": ("memory dataflows", _dataflows),
+    "attacks": ("adversarial attacks", _attacks),
+    "metrics": ("sensitivity metrics", _metrics),
+    "policies": ("bit allocation policies", _policies),
+}
+
+
+def list_names(kind: str) -> list[str]:
+    """The names registered under ``kind`` (one of :data:`KINDS`), sorted."""
+    from ..errors import InputError
+
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r} for 'quanos list'; choose one of: {', '.join(KINDS)}")
+    return KINDS[kind][1]()
+
+
+def format_listing() -> str:
+    """Every kind: a heading ``KIND (what it is):``, then its names indented, blank line between kinds."""
+    blocks = []
+    for kind, (what, _) in KINDS.items():
+        blocks.append("\n".join([f"{kind} ({what}):"] + [f"  {name}" for name in list_names(kind)]))
+    return "\n\n".join(blocks)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("list", help="names of models, datasets, architectures, attacks, ... (from the registries)",
+                       description="List what the registries accept. Kinds: " + ", ".join(KINDS) + ".")
+    p.add_argument("kind", nargs="?", default=None, metavar="KIND",
+                   help="print only this kind's names, one per line (" + ", ".join(KINDS) + ")")
+    p.set_defaults(func=run_list)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    text = format_listing() if args.kind is None else "\n".join(list_names(args.kind))
+    sys.stdout.write(text + "\n")
+    return 0
