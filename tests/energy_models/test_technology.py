@@ -21,13 +21,17 @@ def _raw():
 def test_default_table_is_horowitz():
     assert list_technologies() == ["horowitz45"]
     t = load_technology()
-    assert t.name == "horowitz45" and "ISSCC 2014" in t.reference
-    assert dict(t.int_add_pj) == {8: 0.03, 16: 0.05, 32: 0.1}
+    assert t.name == "horowitz45" and "ISSCC 2014" in t.reference and "NIPS 2015" in t.reference
+    assert dict(t.int_add_pj) == {8: 0.03, 32: 0.1}
     assert dict(t.int_mult_pj) == {8: 0.2, 32: 3.1}
     assert t.memory("dram").read_pj_per_bit == 20.0 and t.memory("sram").read_pj_per_bit == 5 / 32
     assert t.memory("cache_1mb").word_bits == 64 and t.memory("cache_1mb").read_pj == 100.0
-    assert float(t.add_energy_pj(24)) == pytest.approx(0.075)  # interpolated
+    assert (t.memory("dram64_low").read_pj, t.memory("dram64_high").read_pj) == (1300.0, 2600.0)
+    assert float(t.add_energy_pj(16)) == pytest.approx(0.03 + 0.07 * 8 / 24)  # interpolated, no table entry
+    assert float(t.add_energy_pj(24)) == pytest.approx(0.03 + 0.07 * 16 / 24)
     assert float(t.add_energy_pj(64)) == pytest.approx(0.2)    # proportional beyond the table
+    assert float(t.add_energy_pj(4)) == pytest.approx(0.015)   # and below it
+    assert t.mult_coefficient_pj == pytest.approx((0.2 * 64 + 3.1 * 1024) / (8**4 + 32**4))
 
 
 def test_every_number_has_a_citation():
@@ -37,6 +41,20 @@ def test_every_number_has_a_citation():
         assert all(entry["source"] for entry in raw[section].values())
     for level in raw["memories"].values():
         assert level["read_pj"]["source"] and level["write_pj"]["source"]
+
+
+def test_each_citation_names_the_source_that_holds_the_number():
+    """Fig. 1.1.9 of Horowitz's ISSCC paper holds the operations, the 64-bit caches and the DRAM range;
+    the 32-bit SRAM (5 pJ) and DRAM (640 pJ) are Table 1 of Han et al. (NIPS 2015); writes are assumptions."""
+    raw = json.loads(open(load_technology.__globals__["resources"].files("energy_models")
+                          .joinpath("data", "horowitz45.json")).read())
+    entries = [entry for section in ("int_add_pj", "int_mult_pj") for entry in raw[section].values()]
+    entries += [level["read_pj"] for name, level in raw["memories"].items() if name not in ("sram", "dram")]
+    assert all("ISSCC 2014, Fig. 1.1.9" in e["source"] for e in entries)
+    for name in ("sram", "dram"):
+        assert "NIPS 2015, Table 1" in raw["memories"][name]["read_pj"]["source"]
+    assert all(level["write_pj"]["source"].startswith("assumption") for level in raw["memories"].values())
+    assert "16" not in raw["int_add_pj"]  # no source gives a 16-bit add: it is interpolated
 
 
 def test_user_tables_in_json_and_yaml(tmp_path):
