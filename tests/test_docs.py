@@ -115,7 +115,7 @@ TRACKED = {"README.md", "docs/design.md", "docs/run/report.md", "benchmarks/READ
     ("benchmarks/README.md", "[r](results/a.md) [up](../README.md) [s](./results/a.md)", []),
     ("benchmarks/README.md", "[r](results/missing.md)",
      ["results/missing.md (not tracked: benchmarks/results/missing.md)"]),
-    ("README.md", "[x](../shared/DESIGN.md)", ["../shared/DESIGN.md (outside the repository)"]),
+    ("README.md", "[x](../elsewhere/notes.md)", ["../elsewhere/notes.md (outside the repository)"]),
     ("README.md", "[x](/etc/passwd)", ["/etc/passwd (absolute path)"]),
     ("README.md", "[ref]: docs/nothing.md", ["docs/nothing.md (not tracked: docs/nothing.md)"]),
     ("README.md", "`[x](gone.md)`\n```\n[y](gone.md)\n```\n", []),
