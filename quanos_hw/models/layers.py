@@ -25,6 +25,8 @@ from brevitas.quant import (
 )
 from torch import nn
 
+from .clamp import MaskedClamp
+
 #: Smallest and largest bit-width a layer may take.
 MIN_BITS = 2
 MAX_BITS = 16
@@ -46,12 +48,14 @@ class UnsignedActQuant(Uint8ActPerTensorFloat):
     """Unsigned activations after ReLU; learned per-tensor clip range initialised by calibration."""
 
     bit_width_impl_type = "stateful_const"
+    tensor_clamp_impl = MaskedClamp  # Brevitas' TensorClamp, faster, same results (models/clamp.py)
 
 
 class SignedActQuant(Int8ActPerTensorFloat):
     """Signed activations (logits, shortcut branches); learned clip range, bit-width in state."""
 
     bit_width_impl_type = "stateful_const"
+    tensor_clamp_impl = MaskedClamp  # Brevitas' TensorClamp, faster, same results (models/clamp.py)
 
 
 WEIGHT_QUANTIZERS = {"per_channel": WeightQuantPerChannel, "per_tensor": WeightQuantPerTensor}

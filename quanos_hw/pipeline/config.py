@@ -37,6 +37,7 @@ class RunConfig:
     device: str = "auto"
     # schedule (one cosine schedule over warm-up + QAT, shared by every model)
     warmup_epochs: int = 3
+    warmup_bits: int | None = None  # None: float warm-up; an int: quantized warm-up at that width (Algorithm 1: 16)
     qat_epochs: int = 3
     batch_size: int = 64
     lr: float = 0.05
@@ -81,6 +82,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_values(self)
+        _check_warmup_bits(self)
 
     def resolve(self) -> RunConfig:
         """Fill dataset-dependent defaults (``None`` fields)."""
@@ -204,6 +206,14 @@ def _check_values(c: RunConfig) -> None:
     for arch in c.mac_architectures:
         if arch not in list_architectures():
             raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {list_architectures()}")
+
+
+def _check_warmup_bits(c: RunConfig) -> None:
+    from ..models.layers import MAX_BITS, MIN_BITS
+
+    if c.warmup_bits is not None and not MIN_BITS <= c.warmup_bits <= MAX_BITS:
+        raise ConfigError(f"config key 'warmup_bits' must be null (float warm-up) or between {MIN_BITS} and "
+                          f"{MAX_BITS}, got {c.warmup_bits}")
 
 
 def _coerce(cls: type, name: str, value):

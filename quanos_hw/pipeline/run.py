@@ -2,7 +2,8 @@
 
 Phases (each skipped on ``resume`` once finished; training phases resume mid-way):
 
-1. ``warmup``: a randomly initialised float network trained ``warmup_epochs`` epochs.
+1. ``warmup``: a randomly initialised network trained ``warmup_epochs`` epochs: float by default,
+   or quantized at ``warmup_bits`` (Algorithm 1's "say, 16-bit" network; see :meth:`Runner.warmup`).
 2. ``ans_i``: ANS per layer on the current network (FGSM at ``ans_eps``) -> bits by the QUANOS rule.
 3. ``quanos_i``: the hybrid network, built from the previous weights, trained (QAT) for its
    share of ``qat_epochs``. Steps 2-3 repeat ``iterations`` times (the iterative form).
@@ -136,6 +137,15 @@ class Runner:
             "test_accuracy": evaluate(model, self.data.test, self.c.eval_batch_size)})
 
     # -- QUANOS ---------------------------------------------------------------------------------
+    def warmup(self) -> dict:
+        """The ``warmup`` phase: float training, or with ``warmup_bits`` quantization-aware training of
+        the fresh network at that uniform width (activations calibrated first, as for every quantized
+        training). ANS is then measured on this network as it was trained (quantized or float), and
+        the hybrid and the baselines start from its weights and, when quantized, its learned clip ranges."""
+        bits = self.c.warmup_bits
+        return self.train_phase("warmup", init=None, bits=16 if bits is None else bits, quantize=bits is not None,
+                                epochs=self.c.warmup_epochs, offset=0)
+
     def ans_phase(self, phase: str, source: str) -> dict:
         state = self.done(phase)
         if state is not None:
@@ -222,7 +232,7 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
         log(f"resuming {str(ws.root)!r}: finished phases are skipped")
 
     W, Q = c.warmup_epochs, c.qat_epochs
-    r.train_phase("warmup", init=None, bits=16, quantize=False, epochs=W, offset=0)
+    r.warmup()
     iterations, source, offset = [], "warmup", W
     for i, share in enumerate(qat_shares(Q, c.iterations), start=1):
         step = r.ans_phase(f"ans_{i}", source)

@@ -8,6 +8,7 @@ from quanos_hw import TrainConfig, create_model, evaluate, train
 from quanos_hw.checkpoint import load_checkpoint, save_checkpoint
 from quanos_hw.errors import CheckpointError, ConfigError, TrainingDivergedError
 from quanos_hw.quantization import is_calibrated
+from quanos_hw.training import predict
 
 
 def _model(synthetic, quantize=True):
@@ -142,3 +143,57 @@ def test_small_cnn_reaches_97_percent_on_mnist5k(mnist5k):
     model = create_model("small_cnn", in_channels=1, quantize=False, mean=mnist5k.mean, std=mnist5k.std)
     train(model, mnist5k.train, TrainConfig(epochs=12, lr=0.05, augment="shift", seed=0), progress=False)
     assert evaluate(model, mnist5k.test) >= 0.97
+
+
+# -- a DataLoader (or any iterable of (images, labels) batches) instead of a TensorData ---------------
+
+def _loader(split, batch_size=50, shuffle=False, seed=0):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(split.images, split.labels), batch_size=batch_size, shuffle=shuffle,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def test_evaluate_and_predict_on_a_dataloader_match_the_tensordata(synthetic):
+    model = _model(synthetic, quantize=False)
+    train(model, synthetic.train, TrainConfig(epochs=1, batch_size=32, seed=0), progress=False)
+    expected = evaluate(model, synthetic.test)
+    assert 0.3 < expected < 1.0  # a partly trained model: the comparison below is not trivially 0 or 1
+    assert evaluate(model, _loader(synthetic.test, 37, shuffle=True)) == expected
+    assert torch.equal(predict(model, _loader(synthetic.test, 64)), predict(model, synthetic.test))
+    assert model.training is False
+
+
+def test_train_on_a_dataloader_uses_its_batches_and_learns(synthetic):
+    model = _model(synthetic)  # quantized: calibrated from the loader's first batches
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    steps = {"n": 0}
+
+    def count(module, args, out):
+        steps["n"] += module.training
+
+    model.classifier.register_forward_hook(count)
+    loader = _loader(synthetic.train, 40, shuffle=True)
+    history = train(model, loader, TrainConfig(epochs=3, batch_size=32, lr=0.05), progress=False)
+    assert is_calibrated(model)
+    assert steps["n"] == 3 * len(loader) == 30  # the loader's batch size (40), not the config's (32)
+    assert [h["epoch"] for h in history] == [1, 2, 3] and history[-1]["lr"] < 0.05  # cosine over len(loader)
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items() if k.endswith("weight"))
+    assert evaluate(model, _loader(synthetic.test)) > 0.5  # 10 classes: chance is 0.1
+
+
+def test_an_iterable_without_length_needs_the_constant_schedule(synthetic):
+    batches = [(synthetic.train.images[i:i + 50], synthetic.train.labels[i:i + 50]) for i in range(0, 400, 50)]
+    model = _model(synthetic, quantize=False)
+    with pytest.raises(ConfigError, match="'cosine' schedule needs the number of batches"):
+        train(model, iter(batches), TrainConfig(epochs=1), progress=False)
+    history = train(model, (b for b in batches), TrainConfig(epochs=1, schedule="constant"), progress=False)
+    assert history[0]["lr"] == 0.05 and history[0]["accuracy"] > 0.1
+
+
+def test_empty_data_is_refused(synthetic):
+    model = _model(synthetic, quantize=False)
+    with pytest.raises(ConfigError, match="empty dataset"):
+        evaluate(model, [])
+    with pytest.raises(ConfigError, match="empty dataset"):
+        train(model, _loader(synthetic.train.head(0)), CONFIG, progress=False)
