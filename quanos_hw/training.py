@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from .data import AUGMENTATIONS, TensorData
 from .errors import ConfigError, TrainingDivergedError
+from .modes import eval_mode
 from .quantization import calibrate_activations, is_calibrated, quantization_enabled
 
 OPTIMIZERS = ("sgd", "adam")
@@ -203,11 +204,9 @@ def train(
 @torch.no_grad()
 def predict(model: nn.Module, data: TensorData, batch_size: int = 256) -> torch.Tensor:
     """Predicted labels for every sample (eval mode; the model's mode is restored)."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    preds = [model(x.to(device)).argmax(1).cpu() for x, _ in data.batches(batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        preds = [model(x.to(device)).argmax(1).cpu() for x, _ in data.batches(batch_size)]
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 
