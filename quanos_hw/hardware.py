@@ -84,40 +84,52 @@ class _Recorder:
         return hit[1] if hit is not None and hit[0] is x else None
 
     def watch(self, name: str, outer: nn.Module, op: nn.Module, norm: nn.Module | None) -> None:
-        """Record layer ``name``: its input at ``outer``, the conv/linear shapes at ``op``, its output at ``outer``."""
-        seen: dict = {}
+        watcher = _LayerWatch(self, name, op, norm)
+        self.handles += [outer.register_forward_pre_hook(watcher.on_input), op.register_forward_hook(watcher.on_op),
+                         outer.register_forward_hook(watcher.on_output)]
 
-        def pre(module, args):
-            seen["x"] = args[0]
-
-        def op_out(module, args, out):
-            seen["op_in"], seen["op_out"] = args[0], out
-
-        def post(module, args, out):
-            x = seen.pop("x")
-            rec = dict(name=name, input_source=self.source_of(x), inputs=int(x.numel()),
-                       outputs=int(out.numel()), weights=int(op.weight.numel()),
-                       extra_params=_extra_params(op, norm))
-            rec.update(_shape_counts(op, seen.pop("op_in"), seen.pop("op_out")))
-            self.records[name] = rec
-            self.order.append(name)
-            self.mark(out, name)
-
-        self.handles += [outer.register_forward_pre_hook(pre), op.register_forward_hook(op_out),
-                         outer.register_forward_hook(post)]
+    def record(self, name: str, record: dict, out: torch.Tensor) -> None:
+        self.records[name] = record
+        self.order.append(name)
+        self.mark(out, name)
 
     def pass_through(self, module: nn.Module) -> None:
-        def hook(module, args, out):
-            if args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
-                src = self.source_of(args[0])
-                if src is not None:
-                    self.mark(out, src)
+        self.handles.append(module.register_forward_hook(self._forward_source))
 
-        self.handles.append(module.register_forward_hook(hook))
+    def _forward_source(self, module, args, out) -> None:
+        """A pass-through module's output keeps the producer of its input."""
+        if args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
+            src = self.source_of(args[0])
+            if src is not None:
+                self.mark(out, src)
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+class _LayerWatch:
+    """The hooks of one compute layer: its input and output at the outer module (the QuantLayer,
+    or the plain conv/linear itself), the conv/linear shapes at ``op``."""
+
+    def __init__(self, recorder: _Recorder, name: str, op: nn.Module, norm: nn.Module | None) -> None:
+        self.recorder, self.name, self.op, self.norm = recorder, name, op, norm
+        self.x = self.op_in = self.op_out = None
+
+    def on_input(self, module, args) -> None:
+        self.x = args[0]
+
+    def on_op(self, module, args, out) -> None:
+        self.op_in, self.op_out = args[0], out
+
+    def on_output(self, module, args, out) -> None:
+        x, op = self.x, self.op
+        record = dict(name=self.name, input_source=self.recorder.source_of(x), inputs=int(x.numel()),
+                      outputs=int(out.numel()), weights=int(op.weight.numel()),
+                      extra_params=_extra_params(op, self.norm))
+        record.update(_shape_counts(op, self.op_in, self.op_out))
+        self.x = self.op_in = self.op_out = None
+        self.recorder.record(self.name, record, out)
 
 
 def _trace(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:

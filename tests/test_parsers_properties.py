@@ -4,6 +4,7 @@ package's InputError (never a TypeError, KeyError or a crash)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from importlib import resources
@@ -83,7 +84,14 @@ def test_run_config_parser(raw):
     except ConfigError:
         return
     assert isinstance(config, RunConfig)
-    assert config.resolve().hash() == config.resolve().hash()
+    resolved = config.resolve()
+    twin = config_from_dict(copy.deepcopy(raw)).resolve()  # the same keys, built independently
+    assert twin is not resolved and twin.hash() == resolved.hash()
+    # a key that affects results changes the hash; the output folder and the device do not
+    assert dataclasses.replace(resolved, seed=resolved.seed + 1).hash() != resolved.hash()
+    assert dataclasses.replace(resolved, split_seed=resolved.split_seed + 1).hash() != resolved.hash()
+    elsewhere = dataclasses.replace(resolved, out_dir=resolved.out_dir + "_elsewhere", device="cpu")
+    assert elsewhere.hash() == resolved.hash()
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
