@@ -135,7 +135,8 @@ def main() -> None:
                   "with a fixed dataflow: it is a fast screening model, not a replacement.)", ""]
         lines += dram_comparison(zz)
     else:
-        lines += ["ZigZag not installed in this run; docs/design.md §7 records 2-9 s per layer for ZigZag on this machine."]
+        lines += ["ZigZag not installed in this run; docs/design.md §7 records 2-9 s per layer for ZigZag "
+                  "on this machine."]
     write("estimator_speed", {"seed": args.seed, "configs": args.configs, "rows": rows, "zigzag": zz}, "\n".join(lines))
 
 

@@ -2,7 +2,7 @@
 step of the same model (quantizers off), after calibration (no activation-statistics phase), and
 with torch.compile where it helps. Ratios measured in one run, interleaved, median of repeats.
 "hybrid, Brevitas clamp" is the same hybrid model with Brevitas' own TensorClamp in the activation
-quantizers instead of quanos-hw's MaskedClamp (quanos_hw/models/clamp.py; same results): the saving
+quantizers instead of quanos-hw's MaskedClamp (quanos_hw/clamp.py; same results): the saving
 of that change, measured in the same run.
 
     python benchmarks/qat_overhead.py            # seed 0
@@ -45,7 +45,7 @@ def build(name, shape, quantized: bool, seed: int, brevitas_clamp: bool = False)
     if brevitas_clamp:
         from brevitas.core.function_wrapper.clamp import TensorClamp
 
-        from quanos_hw.models.clamp import MaskedClamp
+        from quanos_hw.clamp import MaskedClamp
 
         for module in list(model.modules()):
             for child_name, child in list(module.named_children()):

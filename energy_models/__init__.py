@@ -4,9 +4,10 @@ MAC architectures. Pure NumPy: it imports neither torch nor quanos_hw, and works
 """
 
 from .architectures import ARCHITECTURES, MacArchitecture, get_architecture, list_architectures
+from .bits import MAX_BITS, MIN_BITS
 from .errors import InputError
 from .estimate import Estimate, estimate
-from .layers import NETWORK_INPUT, LayerSpec
+from .layers import NETWORK_INPUT, LayerSpec, with_bits
 from .memory import DATAFLOWS, DEFAULT_DATAFLOW, Dataflow, Transfer, get_dataflow
 from .report import energy_report
 from .technology import MemoryLevel, Technology, list_technologies, load_technology, parse_technology
@@ -20,6 +21,8 @@ __all__ = [
     "Estimate",
     "InputError",
     "LayerSpec",
+    "MAX_BITS",
+    "MIN_BITS",
     "MacArchitecture",
     "MemoryLevel",
     "Technology",
@@ -32,4 +35,5 @@ __all__ = [
     "list_technologies",
     "load_technology",
     "parse_technology",
+    "with_bits",
 ]

@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from .architectures import MacArchitecture, get_architecture
+from .bits import MAX_BITS, MIN_BITS
 from .errors import InputError
 from .layers import NETWORK_INPUT, LayerSpec
 from .memory import DEFAULT_DATAFLOW, Dataflow, get_dataflow
 from .technology import Technology, load_technology
-
-MIN_BITS, MAX_BITS = 1, 16
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,51 @@ def input_sources(layers: Sequence[LayerSpec]) -> np.ndarray:
     return out
 
 
+def _config_bits(layers: tuple[LayerSpec, ...], weight_bits, act_bits) -> tuple[np.ndarray, np.ndarray]:
+    """(weight bits, activation bits) as (configs, layers) arrays; ``None`` takes the LayerSpecs' bits."""
+    n_layers = len(layers)
+    if weight_bits is None:
+        weight_bits = [layer.weight_bit_width for layer in layers]
+        if act_bits is None:
+            act_bits = [layer.act_bit_width for layer in layers]
+    w = _bits_array(weight_bits, n_layers, "weight bits")
+    a = _bits_array(w if act_bits is None else act_bits, n_layers, "activation bits")
+    if w.shape[0] != a.shape[0]:
+        if 1 not in (w.shape[0], a.shape[0]):
+            raise InputError(f"weight and activation bits have {w.shape[0]} and {a.shape[0]} configurations")
+        w, a = (np.array(x) for x in np.broadcast_arrays(w, a))
+    return w, a
+
+
+def _operand_bits(layers: tuple[LayerSpec, ...], act_bits: np.ndarray, input_bit_width: int,
+                  input_bits) -> np.ndarray:
+    """Precision of every layer's input activations (the MAC's activation operand)."""
+    src = input_sources(layers)  # checks every input_source, even when input_bits overrides them
+    if input_bits is not None:
+        return np.broadcast_to(_bits_array(input_bits, len(layers), "input bits"), act_bits.shape)
+    return np.where(src >= 0, act_bits[:, np.maximum(src, 0)], np.where(src == -1, input_bit_width, act_bits))
+
+
+def _memory_energy(layers: tuple[LayerSpec, ...], flow: Dataflow, tech: Technology,
+                   operand_bits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Memory energy (pJ) per level: bits moved x count x energy per bit, summed over transfers."""
+    counts = {
+        "weights": np.array([layer.weights for layer in layers], dtype=float),
+        "inputs": np.array([layer.inputs for layer in layers], dtype=float),
+        "inputs_padded": np.array(
+            [layer.inputs if layer.padded_inputs is None else layer.padded_inputs for layer in layers],
+            dtype=float),
+        "outputs": np.array([layer.outputs for layer in layers], dtype=float),
+    }
+    shape = operand_bits["weights"].shape
+    by_level = {level: np.zeros(shape) for level in flow.levels}
+    for t in flow.transfers:
+        level = tech.memory(t.level)
+        per_bit = level.read_pj_per_bit if t.access == "read" else level.write_pj_per_bit
+        by_level[t.level] = by_level[t.level] + counts[t.operand] * operand_bits[t.operand] * (t.count * per_bit)
+    return by_level
+
+
 def estimate(
     layers: Sequence[LayerSpec],
     weight_bits=None,
@@ -128,51 +172,24 @@ def estimate(
     layers = tuple(layers)
     if not layers:
         raise InputError("the model has no conv or linear layers to estimate")
-    n_layers = len(layers)
-    if weight_bits is None:
-        weight_bits = [layer.weight_bit_width for layer in layers]
-        if act_bits is None:
-            act_bits = [layer.act_bit_width for layer in layers]
-    w = _bits_array(weight_bits, n_layers, "weight bits")
-    a = _bits_array(w if act_bits is None else act_bits, n_layers, "activation bits")
-    if w.shape[0] != a.shape[0]:
-        if 1 not in (w.shape[0], a.shape[0]):
-            raise InputError(f"weight and activation bits have {w.shape[0]} and {a.shape[0]} configurations")
-        w, a = (np.array(x) for x in np.broadcast_arrays(w, a))
+    w, a = _config_bits(layers, weight_bits, act_bits)
     _bits_array(input_bit_width, 1, "input_bit_width")
 
     tech = technology if isinstance(technology, Technology) else load_technology(technology)
     arch = (architecture if isinstance(architecture, MacArchitecture)
             else get_architecture(architecture, tech, architecture_params))
     flow = get_dataflow(dataflow)
-
-    src = input_sources(layers)
-    if input_bits is None:
-        a_in = np.where(src >= 0, a[:, np.maximum(src, 0)], np.where(src == -1, input_bit_width, a))
-    else:
-        a_in = np.broadcast_to(_bits_array(input_bits, n_layers, "input bits"), a.shape)
+    a_in = _operand_bits(layers, a, input_bit_width, input_bits)
 
     macs = np.array([layer.macs for layer in layers], dtype=float)
-    counts = {
-        "weights": np.array([layer.weights for layer in layers], dtype=float),
-        "inputs": np.array([layer.inputs for layer in layers], dtype=float),
-        "inputs_padded": np.array(
-            [layer.inputs if layer.padded_inputs is None else layer.padded_inputs for layer in layers],
-            dtype=float),
-        "outputs": np.array([layer.outputs for layer in layers], dtype=float),
-    }
-    operand_bits = {"weights": w, "inputs": a_in, "inputs_padded": a_in, "outputs": a}
-
     mac_energy = macs * arch.energy_per_mac_pj(w, a_in)
-    by_level = {level: np.zeros(w.shape) for level in flow.levels}
-    for t in flow.transfers:
-        level = tech.memory(t.level)
-        per_bit = level.read_pj_per_bit if t.access == "read" else level.write_pj_per_bit
-        by_level[t.level] = by_level[t.level] + counts[t.operand] * operand_bits[t.operand] * (t.count * per_bit)
+    by_level = _memory_energy(layers, flow, tech, {"weights": w, "inputs": a_in, "inputs_padded": a_in,
+                                                   "outputs": a})
     memory_energy = sum(by_level.values())
     cycles = macs / (arch.units * arch.macs_per_cycle(w, a_in))
+    weights = np.array([layer.weights for layer in layers], dtype=float)
     extra = np.array([layer.extra_params for layer in layers], dtype=float)
-    size = counts["weights"] * w + extra * param_bit_width
+    size = weights * w + extra * param_bit_width
 
     return Estimate(
         layers=layers,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+from .errors import InputError
 
 #: ``LayerSpec.input_source`` value for a layer fed by the network input (the image).
 NETWORK_INPUT = "@input"
@@ -47,3 +50,15 @@ class LayerSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def with_bits(layers: Sequence[LayerSpec], weight_bits: int | Sequence[int],
+              act_bits: int | Sequence[int] | None = None) -> tuple[LayerSpec, ...]:
+    """Copies of ``layers`` at other bit-widths: an int for every layer or one value per layer
+    (``act_bits=None``: the weight bits). The bits are checked where they are used (estimate)."""
+    n = len(layers)
+    w = [weight_bits] * n if isinstance(weight_bits, int) else list(weight_bits)
+    a = w if act_bits is None else ([act_bits] * n if isinstance(act_bits, int) else list(act_bits))
+    if len(w) != n or len(a) != n:
+        raise InputError(f"need one weight and one activation bit-width per layer ({n}), got {len(w)} and {len(a)}")
+    return tuple(replace(layer, weight_bit_width=wb, act_bit_width=ab) for layer, wb, ab in zip(layers, w, a))

@@ -1,9 +1,11 @@
 """The estimate of one bit configuration as a JSON-ready report, with uniform baselines.
 
-The report object is the contract of ``quanos estimate --json`` (docs/design.md §6): model,
-input_shape, mac_architecture, technology, layers, totals, energy_saving_vs_uniform16,
-energy_saving_vs_uniform8, compression_vs_fp32, compression_vs_uniform16. The configuration and
-both baselines are evaluated in one vectorised call.
+The configuration is the one the LayerSpecs carry (their ``weight_bit_width`` and
+``act_bit_width``): bits travel on that one channel. The report object is the contract of
+``quanos estimate --json`` (docs/design.md §6): model, input_shape, mac_architecture,
+technology, layers, totals, energy_saving_vs_uniform16, energy_saving_vs_uniform8,
+compression_vs_fp32, compression_vs_uniform16. The configuration and both baselines are
+evaluated in one vectorised call.
 """
 
 from __future__ import annotations
@@ -12,26 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InputError
 from .estimate import Estimate, estimate
 from .layers import LayerSpec
 
 FP32_BITS = 32
-
-
-def bit_arrays(layers: Sequence[LayerSpec], bits: int | dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """(weight bits, act bits) per layer from an int (uniform), a bit-config dict, or None."""
-    names = [layer.name for layer in layers]
-    if bits is None:
-        return (np.array([lyr.weight_bit_width for lyr in layers]), np.array([lyr.act_bit_width for lyr in layers]))
-    if isinstance(bits, dict):
-        unknown = sorted(set(bits) - set(names))
-        missing = [n for n in names if n not in bits]
-        if unknown or missing:
-            raise InputError(f"bit configuration does not match the layers: unknown {unknown}, missing {missing}")
-        return (np.array([bits[n]["weight_bit_width"] for n in names]),
-                np.array([bits[n]["act_bit_width"] for n in names]))
-    return np.full(len(names), bits), np.full(len(names), bits)
 
 
 def _layer_rows(est: Estimate, row: int) -> list[dict]:
@@ -74,15 +60,17 @@ def _totals(est: Estimate, row: int) -> dict:
 
 def energy_report(
     layers: Sequence[LayerSpec],
-    bits: int | dict | None = None,
     *,
     model: str = "",
     input_shape: Sequence[int] = (),
     param_bit_width: int = 32,
     **estimate_kwargs,
 ) -> dict:
-    """Report of ``bits`` on the given hardware, beside uniform 16-bit and 8-bit (same hardware)."""
-    w, a = bit_arrays(layers, bits)
+    """Report of ``layers`` at their own bit-widths (``LayerSpec.weight_bit_width`` and
+    ``act_bit_width``; see :func:`with_bits`) on the given hardware, beside uniform 16-bit and
+    8-bit on the same hardware."""
+    w = np.array([layer.weight_bit_width for layer in layers])
+    a = np.array([layer.act_bit_width for layer in layers])
     n = len(layers)
     weight_rows = np.stack([w, np.full(n, 16), np.full(n, 8)])
     act_rows = np.stack([a, np.full(n, 16), np.full(n, 8)])

@@ -2,7 +2,12 @@
 
 Layer names are the model's ``named_modules()`` names of its quantizable layers
 (:func:`quanos_hw.quantizable_layers`). A configuration must name every layer exactly once;
-bit-widths are integers in [2, 16].
+bit-widths are integers in [MIN_BITS, MAX_BITS] (2..16, ``energy_models.bits``).
+
+A configuration is validated once, where it enters (:func:`validate_bit_config`, called by
+:func:`load_bit_config` with layer names, :func:`apply_bit_config` and
+:func:`quanos_hw.hardware.extract_layers`); what these return is a normalised dict that the rest
+of the code passes on unchanged.
 """
 
 from __future__ import annotations
@@ -12,13 +17,26 @@ from pathlib import Path
 
 from torch import nn
 
+from energy_models.bits import MAX_BITS, MIN_BITS
+
 from .errors import BitConfigError
 from .io import atomic_write_text
-from .models.layers import check_bits
-from .quantization import quant_layers
+from .layers import quant_layers
 
 BitConfig = dict[str, dict[str, int]]
 FIELDS = ("weight_bit_width", "act_bit_width")
+
+
+def check_bits(bits: object, what: str = "bit-width") -> int:
+    """``bits`` as an int in [MIN_BITS, MAX_BITS], or a BitConfigError naming the problem."""
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        if isinstance(bits, float) and bits.is_integer():
+            bits = int(bits)
+        else:
+            raise BitConfigError(f"{what} must be an integer, got {bits!r}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise BitConfigError(f"{what} must be between {MIN_BITS} and {MAX_BITS}, got {bits}")
+    return bits
 
 
 def uniform_bit_config(layers: nn.Module | list[str], bits: int) -> BitConfig:
@@ -59,6 +77,14 @@ def validate_bit_config(config: object, layer_names: list[str]) -> BitConfig:
     return out
 
 
+def bit_config_for(config: int | object, layer_names: list[str]) -> BitConfig:
+    """The validated configuration of ``layer_names``: an int means uniform, anything else is
+    checked by :func:`validate_bit_config`."""
+    if isinstance(config, int) and not isinstance(config, bool):
+        return uniform_bit_config(layer_names, config)
+    return validate_bit_config(config, layer_names)
+
+
 def load_bit_config(path: str | Path, layer_names: list[str] | None = None) -> BitConfig:
     """Read a bit configuration JSON file; validate it when ``layer_names`` is given."""
     path = Path(path)
@@ -72,7 +98,8 @@ def load_bit_config(path: str | Path, layer_names: list[str] | None = None) -> B
         raise BitConfigError(f"bit configuration {str(path)!r} is not valid JSON: {exc}") from None
     if layer_names is None:
         if not isinstance(config, dict):
-            raise BitConfigError(f"bit configuration {str(path)!r} must be a JSON object")
+            raise BitConfigError(f"bit configuration must be a JSON object, got {type(config).__name__} in "
+                                 f"{str(path)!r}")
         return config
     return validate_bit_config(config, layer_names)
 
@@ -93,13 +120,7 @@ def get_bit_config(model: nn.Module) -> BitConfig:
 def apply_bit_config(model: nn.Module, config: int | BitConfig) -> None:
     """Set every layer's bit-widths in place (an int means uniform); weights are kept."""
     layers = quant_layers(model)
-    if isinstance(config, int) and not isinstance(config, bool):
-        config = uniform_bit_config(list(layers), config)
-    config = validate_bit_config(config, list(layers))
+    config = bit_config_for(config, list(layers))
     for name, layer in layers.items():
         layer.set_bits(config[name]["weight_bit_width"], config[name]["act_bit_width"])
 
-
-def weight_storage_bits(config: BitConfig, weights_per_layer: dict[str, int]) -> int:
-    """Sum over layers of weights x weight_bit_width (the storage the iso-size baseline matches)."""
-    return sum(weights_per_layer[name] * bits["weight_bit_width"] for name, bits in config.items())

@@ -5,7 +5,7 @@ its MACs (grouped and depthwise convs counted as ``outputs * in_channels / group
 weights, input and output activation counts, and which layer produced its input activations (so
 the energy model knows the precision of the MAC's activation operand).
 
-For quanos-hw models a layer is a :class:`~quanos_hw.models.layers.QuantLayer` (named by its
+For quanos-hw models a layer is a :class:`~quanos_hw.layers.QuantLayer` (named by its
 ``named_modules()`` name, bits read from the model or from a bit configuration); for any other
 model every ``nn.Conv2d`` / ``nn.Linear`` is a layer named by its module name.
 
@@ -22,10 +22,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from energy_models import NETWORK_INPUT, LayerSpec
+from energy_models import NETWORK_INPUT, LayerSpec, with_bits
 
+from .bitconfig import BitConfig, bit_config_for
 from .errors import InputError
-from .models.layers import Normalize, QuantLayer
+from .layers import Normalize, quant_layers
+from .modes import eval_mode
 
 _PASS_THROUGH = (
     Normalize, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
@@ -61,6 +63,111 @@ def _extra_params(op: nn.Module, norm: nn.Module | None) -> int:
     return int(extra)
 
 
+class _Recorder:
+    """Forward hooks recording every compute layer's counts and the producer of its input.
+
+    ``sources`` maps a tensor's id to (the tensor, kept alive; the name of the layer that produced
+    it); pass-through modules forward their input's producer to their output.
+    """
+
+    def __init__(self) -> None:
+        self.sources: dict[int, tuple[torch.Tensor, str]] = {}
+        self.records: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.handles: list = []
+
+    def mark(self, tensor: torch.Tensor, producer: str) -> None:
+        self.sources[id(tensor)] = (tensor, producer)
+
+    def source_of(self, x: torch.Tensor) -> str | None:
+        hit = self.sources.get(id(x))
+        return hit[1] if hit is not None and hit[0] is x else None
+
+    def watch(self, name: str, outer: nn.Module, op: nn.Module, norm: nn.Module | None) -> None:
+        watcher = _LayerWatch(self, name, op, norm)
+        self.handles += [outer.register_forward_pre_hook(watcher.on_input), op.register_forward_hook(watcher.on_op),
+                         outer.register_forward_hook(watcher.on_output)]
+
+    def record(self, name: str, record: dict, out: torch.Tensor) -> None:
+        self.records[name] = record
+        self.order.append(name)
+        self.mark(out, name)
+
+    def pass_through(self, module: nn.Module) -> None:
+        self.handles.append(module.register_forward_hook(self._forward_source))
+
+    def _forward_source(self, module, args, out) -> None:
+        """A pass-through module's output keeps the producer of its input."""
+        if args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
+            src = self.source_of(args[0])
+            if src is not None:
+                self.mark(out, src)
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+class _LayerWatch:
+    """The hooks of one compute layer: its input and output at the outer module (the QuantLayer,
+    or the plain conv/linear itself), the conv/linear shapes at ``op``."""
+
+    def __init__(self, recorder: _Recorder, name: str, op: nn.Module, norm: nn.Module | None) -> None:
+        self.recorder, self.name, self.op, self.norm = recorder, name, op, norm
+        self.x = self.op_in = self.op_out = None
+
+    def on_input(self, module, args) -> None:
+        self.x = args[0]
+
+    def on_op(self, module, args, out) -> None:
+        self.op_in, self.op_out = args[0], out
+
+    def on_output(self, module, args, out) -> None:
+        x, op = self.x, self.op
+        record = dict(name=self.name, input_source=self.recorder.source_of(x), inputs=int(x.numel()),
+                      outputs=int(out.numel()), weights=int(op.weight.numel()),
+                      extra_params=_extra_params(op, self.norm))
+        record.update(_shape_counts(op, self.op_in, self.op_out))
+        self.x = self.op_in = self.op_out = None
+        self.recorder.record(self.name, record, out)
+
+
+def _trace(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
+    """One forward pass of a zero input: the record of every compute layer, in execution order."""
+    quant = quant_layers(model)
+    inside_quant = {id(m) for layer in quant.values() for m in layer.modules()}
+    plain = {name: m for name, m in model.named_modules()
+             if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in inside_quant}
+    if not quant and not plain:
+        raise InputError("the model has no conv or linear layers")
+    recorder = _Recorder()
+    for name, layer in quant.items():
+        recorder.watch(name, layer, layer.op, layer.norm)
+    for name, op in plain.items():
+        recorder.watch(name, op, op, None)
+    for m in model.modules():
+        if isinstance(m, _PASS_THROUGH) and id(m) not in inside_quant:
+            recorder.pass_through(m)
+    x = torch.zeros((1, *shape))
+    recorder.mark(x, NETWORK_INPUT)
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(x)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"input shape {shape} does not fit the model: {first}") from None
+    finally:
+        recorder.remove()
+    return [{**recorder.records[name], **_own_bits(quant.get(name))} for name in recorder.order]
+
+
+def _own_bits(layer: nn.Module | None) -> dict[str, int]:
+    """A QuantLayer's current bits; a plain torch layer counts as 16-bit."""
+    if layer is None:
+        return {"weight_bit_width": 16, "act_bit_width": 16}
+    return {"weight_bit_width": layer.weight_bit_width, "act_bit_width": layer.act_bit_width}
+
+
 def extract_layers(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -69,94 +176,18 @@ def extract_layers(
     """LayerSpecs of ``model`` for one input of shape ``input_shape`` (C, H, W or features).
 
     ``bit_config``: None (the model's own bits; 16 for plain torch layers), an int (uniform) or
-    ``{name: {"weight_bit_width": w, "act_bit_width": a}}`` naming every layer.
+    ``{name: {"weight_bit_width": w, "act_bit_width": a}}`` naming every layer; it is validated
+    here, once, and the bits travel on in the LayerSpecs.
     """
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s <= 0 for s in shape):
         raise InputError(f"input shape must be positive integers, got {tuple(input_shape)}")
-    quant = {name: m for name, m in model.named_modules() if isinstance(m, QuantLayer)}
-    inside_quant = {id(m) for layer in quant.values() for m in layer.modules()}
-    plain = {
-        name: m for name, m in model.named_modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in inside_quant
-    }
-    if not quant and not plain:
-        raise InputError("the model has no conv or linear layers")
-
-    sources: dict[int, tuple[torch.Tensor, str]] = {}  # id(tensor) -> (tensor kept alive, producer)
-    records: dict[str, dict] = {}
-    order: list[str] = []
-
-    def source_of(x: torch.Tensor) -> str | None:
-        hit = sources.get(id(x))
-        return hit[1] if hit is not None and hit[0] is x else None
-
-    def watch(name: str, outer: nn.Module, op: nn.Module, norm: nn.Module | None) -> list:
-        """Hooks recording layer ``name``: input at ``outer``, shapes at ``op``, output at ``outer``."""
-        seen: dict = {}
-
-        def pre(module, args):
-            seen["x"] = args[0]
-
-        def op_out(module, args, out):
-            seen["op_in"], seen["op_out"] = args[0], out
-
-        def post(module, args, out):
-            x = seen.pop("x")
-            rec = dict(name=name, input_source=source_of(x), inputs=int(x.numel()),
-                       outputs=int(out.numel()), weights=int(op.weight.numel()),
-                       extra_params=_extra_params(op, norm))
-            rec.update(_shape_counts(op, seen.pop("op_in"), seen.pop("op_out")))
-            records[name] = rec
-            order.append(name)
-            sources[id(out)] = (out, name)
-
-        return [outer.register_forward_pre_hook(pre), op.register_forward_hook(op_out),
-                outer.register_forward_hook(post)]
-
-    def on_pass_through(module, args, out):
-        if args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
-            src = source_of(args[0])
-            if src is not None:
-                sources[id(out)] = (out, src)
-
-    handles = []
-    for name, layer in quant.items():
-        handles += watch(name, layer, layer.op, layer.norm)
-    for name, op in plain.items():
-        handles += watch(name, op, op, None)
-    for m in model.modules():
-        if isinstance(m, _PASS_THROUGH) and id(m) not in inside_quant:
-            handles.append(m.register_forward_hook(on_pass_through))
-
-    was_training = model.training
-    model.eval()
-    x = torch.zeros((1, *shape))
-    sources[id(x)] = (x, NETWORK_INPUT)
-    try:
-        with torch.no_grad():
-            model(x)
-    except (RuntimeError, ValueError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"input shape {shape} does not fit the model: {first}") from None
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-
-    bits = _resolve_bits(bit_config, order, quant)
-    return [LayerSpec(**records[name], **bits[name]) for name in order]
+    layers = [LayerSpec(**record) for record in _trace(model, shape)]
+    return layers if bit_config is None else with_bit_config(layers, bit_config)
 
 
-def _resolve_bits(bit_config, order: list[str], quant: dict[str, QuantLayer]) -> dict[str, dict]:
-    if bit_config is None:
-        return {
-            name: ({"weight_bit_width": quant[name].weight_bit_width, "act_bit_width": quant[name].act_bit_width}
-                   if name in quant else {"weight_bit_width": 16, "act_bit_width": 16})
-            for name in order
-        }
-    from .bitconfig import uniform_bit_config, validate_bit_config
-
-    if isinstance(bit_config, int) and not isinstance(bit_config, bool):
-        return uniform_bit_config(order, bit_config)
-    return validate_bit_config(bit_config, order)
+def with_bit_config(layers: Sequence[LayerSpec], bit_config: int | dict) -> list[LayerSpec]:
+    """``layers`` at the bits of ``bit_config`` (an int: uniform), validated against their names."""
+    config: BitConfig = bit_config_for(bit_config, [layer.name for layer in layers])
+    return list(with_bits(layers, [config[layer.name]["weight_bit_width"] for layer in layers],
+                          [config[layer.name]["act_bit_width"] for layer in layers]))

@@ -22,12 +22,10 @@ from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
 from brevitas.graph.calibrate import calibration_mode
 from torch import nn
 
-from .models.layers import QuantLayer
+from .layers import quant_layers
+from .modes import eval_mode
 
-
-def quant_layers(model: nn.Module) -> dict[str, QuantLayer]:
-    """Mapping of layer name -> QuantLayer, in registration order."""
-    return {name: m for name, m in model.named_modules() if isinstance(m, QuantLayer)}
+__all__ = ["calibrate_activations", "is_calibrated", "quant_layers", "quantization_enabled", "set_quantization"]
 
 
 def set_quantization(model: nn.Module, enabled: bool) -> None:
@@ -62,14 +60,11 @@ def calibrate_activations(model: nn.Module, batches: Iterable[torch.Tensor]) -> 
     The model runs in eval mode (BatchNorm statistics are not touched). Returns the number of
     batches used. Afterwards :func:`is_calibrated` is True.
     """
-    was_training = model.training
-    model.eval()
     count = 0
-    with calibration_mode(model):
+    with eval_mode(model), calibration_mode(model):
         for x in batches:
             model(x)
             count += 1
     if count == 0:
         raise ValueError("calibration needs at least one batch")
-    model.train(was_training)
     return count

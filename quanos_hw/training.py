@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from .data import AUGMENTATIONS, Batches, TensorData, iter_batches
 from .errors import ConfigError, TrainingDivergedError
+from .modes import eval_mode
 from .quantization import calibrate_activations, is_calibrated, quantization_enabled
 
 OPTIMIZERS = ("sgd", "adam")
@@ -273,14 +274,10 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y
 def _predicted_batches(model: nn.Module, data: Batches, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """``(predicted labels, true labels)`` per batch of ``data``, on the CPU (eval mode; the model's
     mode is restored)."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    try:
+    with eval_mode(model):
         for x, y in iter_batches(data, batch_size):
             yield model(x.to(device)).argmax(1).cpu(), y.cpu()
-    finally:
-        model.train(was_training)
 
 
 def predict(model: nn.Module, data: Batches, batch_size: int = 256) -> torch.Tensor:

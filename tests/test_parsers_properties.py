@@ -4,6 +4,7 @@ package's InputError (never a TypeError, KeyError or a crash)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from importlib import resources
@@ -16,7 +17,7 @@ from energy_models import parse_technology
 from quanos_hw.bitconfig import validate_bit_config
 from quanos_hw.errors import BitConfigError, ConfigError, InputError
 from quanos_hw.io import atomic_write_text
-from quanos_hw.pipeline.config import RunConfig, config_from_dict
+from quanos_hw.pipeline.config import RunConfig, _choices, config_from_dict
 
 NAMES = ["a", "b", "c"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 40), st.floats(allow_nan=True, allow_infinity=True),
@@ -83,7 +84,14 @@ def test_run_config_parser(raw):
     except ConfigError:
         return
     assert isinstance(config, RunConfig)
-    assert config.resolve().hash() == config.resolve().hash()
+    resolved = config.resolve()
+    twin = config_from_dict(copy.deepcopy(raw)).resolve()  # the same keys, built independently
+    assert twin is not resolved and twin.hash() == resolved.hash()
+    # a key that affects results changes the hash; the output folder and the device do not
+    assert dataclasses.replace(resolved, seed=resolved.seed + 1).hash() != resolved.hash()
+    assert dataclasses.replace(resolved, split_seed=resolved.split_seed + 1).hash() != resolved.hash()
+    elsewhere = dataclasses.replace(resolved, out_dir=resolved.out_dir + "_elsewhere", device="cpu")
+    assert elsewhere.hash() == resolved.hash()
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
@@ -98,3 +106,23 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
         atomic_write_text(target, "new content")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("key", sorted(_choices()))
+def test_name_valued_keys_accept_exactly_what_their_registry_holds(key):
+    allowed = _choices()[key]
+    assert allowed
+    for value in allowed:
+        config = config_from_dict({key: [value] if key == "mac_architectures" else value})
+        assert getattr(config, key) == ((value,) if key == "mac_architectures" else value)
+    with pytest.raises(ConfigError, match="bogus"):
+        config_from_dict({key: ["bogus"] if key == "mac_architectures" else "bogus"})
+
+
+def test_a_newly_registered_architecture_is_a_valid_config_value(monkeypatch):
+    from tests.energy_models.test_architectures import register_throwaway
+
+    with pytest.raises(ConfigError, match="unknown MAC architecture 'throwaway'"):
+        config_from_dict({"mac_architectures": ["throwaway"]})
+    register_throwaway(monkeypatch)
+    assert config_from_dict({"mac_architectures": ["throwaway"]}).mac_architectures == ("throwaway",)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import InputError
 from ..registry import Registry
 from ..technology import Technology, load_technology
-from .base import MacArchitecture, load_architecture_params
+from .base import DATA_FILE, MacArchitecture, load_architecture_params
 from .bit_serial import BitSerial
 from .bitfusion import BitFusion
 from .data_gated import DataGated
@@ -35,11 +36,13 @@ def get_architecture(
     """
     cls = ARCHITECTURES.get(name)
     tech = technology if isinstance(technology, Technology) else load_technology(technology)
-    merged = dict(load_architecture_params()[name])
-    if isinstance(params, dict):
-        merged.update(params)
-    elif params is not None:
-        merged.update(load_architecture_params(params).get(name, {}))
+    shipped = load_architecture_params()
+    given = params if isinstance(params, dict) else (
+        {} if params is None else load_architecture_params(params).get(name, {}))
+    if name not in shipped and not given:
+        raise InputError(f"MAC architecture {name!r} has no entry {name!r} in {DATA_FILE}: add its parameters "
+                         f"there (or pass them as architecture parameters)")
+    merged = {**shipped.get(name, {}), **given}
     merged.pop("source", None)
     return cls(tech, merged)
 

@@ -20,14 +20,15 @@ import numpy as np
 from ..errors import InputError
 from ..technology import Technology
 
+#: The shipped parameters of every registered architecture (one entry per architecture name).
+DATA_FILE = "energy_models/data/architectures.json"
+
 
 class MacArchitecture(ABC):
     """Base class. Subclasses set ``name``, ``PARAMS`` (name -> type) and the two array methods."""
 
     name: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, type]] = {}
-    #: False only for the fixed-precision reference unit.
-    scalable: ClassVar[bool] = True
 
     def __init__(self, technology: Technology, params: dict) -> None:
         self.technology = technology
@@ -86,7 +87,7 @@ def smallest_mode(bits: np.ndarray, modes: list[int]) -> np.ndarray:
 def load_architecture_params(path: str | Path | None = None) -> dict[str, dict]:
     """The shipped parameters, or a user JSON/YAML file of ``{architecture: {param: value}}``."""
     if path is None:
-        text = resources.files("energy_models").joinpath("data", "architectures.json").read_text()
+        text = resources.files("energy_models").joinpath(*DATA_FILE.split("/")[1:]).read_text()
         return json.loads(text)
     path = Path(path)
     try:

@@ -16,7 +16,7 @@ from .base import MacArchitecture, smallest_mode
 
 class BitFusion(MacArchitecture):
     name = "bitfusion"
-    PARAMS = {"brick_bits": int, "fusion_bits": int, "modes": list, "accumulator_bits": int,
+    PARAMS = {"fusion_bits": int, "modes": list, "accumulator_bits": int,
               "overhead_fraction": float, "units": int}
 
     def macs_per_cycle(self, weight_bits, act_bits):

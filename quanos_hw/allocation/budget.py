@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from energy_models import DEFAULT_DATAFLOW, LayerSpec, estimate
+from energy_models import DEFAULT_DATAFLOW, MAX_BITS, MIN_BITS, LayerSpec, estimate
 from energy_models.estimate import input_sources
 
 from ..errors import InputError
@@ -37,9 +37,9 @@ class BudgetProblem:
     _kw: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.choices or any(not 2 <= b <= 16 for b in self.choices) or len(set(self.choices)) != len(
-                self.choices):
-            raise InputError(f"bit choices must be distinct integers in 2..16, got {self.choices}")
+        if not self.choices or any(not MIN_BITS <= b <= MAX_BITS for b in self.choices) or len(
+                set(self.choices)) != len(self.choices):
+            raise InputError(f"bit choices must be distinct integers in {MIN_BITS}..{MAX_BITS}, got {self.choices}")
         object.__setattr__(self, "choices", tuple(sorted(self.choices)))
         if not self.budget_pj > 0:
             raise InputError(f"energy budget must be positive, got {self.budget_pj}")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
+from ..bitconfig import check_bits
 from ..errors import InputError
-from ..models.layers import check_bits
 
 
 def quanos_bits(ans: float, k_init: int = 16, k_min: int = 2) -> int:

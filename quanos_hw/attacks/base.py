@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ..data import TensorData
 from ..errors import InputError
+from ..modes import eval_mode  # noqa: F401 - the attacks' eval mode, re-exported by quanos_hw.attacks
 
 AttackFn = Callable[..., torch.Tensor]
 
@@ -25,17 +25,6 @@ def check_eps(eps: float, name: str = "eps") -> float:
     if not 0.0 <= eps <= 1.0:
         raise InputError(f"{name} must be between 0 and 1 (pixels are in [0, 1]), got {eps}")
     return float(eps)
-
-
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Run the attack with the model in eval mode; restore the model's mode afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -54,18 +54,16 @@ def _shape(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
 def estimate_report(args: argparse.Namespace) -> dict:
     from energy_models import energy_report
 
-    from ..bitconfig import load_bit_config
+    from ..bitconfig import check_bits, load_bit_config
     from ..hardware import extract_layers
-    from ..models import MODELS, create_model, quantizable_layers
-    from ..models.layers import check_bits
+    from ..models import MODELS, create_model
 
     MODELS.get(args.model)  # unknown model: a clear error before anything else
     shape, classes = _shape(args)
     model = create_model(args.model, num_classes=classes, in_channels=shape[0])
-    bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(
-        args.bit_config, quantizable_layers(model))
-    layers = extract_layers(model, shape, bits)
-    return energy_report(layers, bits, model=args.model, input_shape=shape, architecture=args.mac,
+    bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
+    layers = extract_layers(model, shape, bits)  # validates the bits once; they travel on in the LayerSpecs
+    return energy_report(layers, model=args.model, input_shape=shape, architecture=args.mac,
                          technology=args.tech, dataflow=args.dataflow, architecture_params=args.arch_params,
                          input_bit_width=args.input_bits)
 

@@ -6,9 +6,11 @@ from torch import nn
 
 from energy_models.registry import Registry
 
+from ..bitconfig import apply_bit_config
 from ..errors import InputError
+from ..layers import WEIGHT_QUANTIZERS, QuantLayer, quant_layers
+from ..quantization import set_quantization
 from .base import QuanosModel
-from .layers import QuantLayer
 from .resnet import resnet18, resnet20
 from .small_cnn import SmallCNN
 from .vgg import CONFIGS, VGG
@@ -49,15 +51,12 @@ def create_model(
         mean, std: per-channel input normalisation applied inside the model.
         weight_scaling: ``"per_channel"`` (default) or ``"per_tensor"`` weight scale factors.
     """
-    from ..bitconfig import apply_bit_config
-    from ..quantization import set_quantization
-
     factory = MODELS.get(name)
     for what, value in (("num_classes", num_classes), ("in_channels", in_channels)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{what} must be a positive integer, got {value!r}")
-    if weight_scaling not in ("per_channel", "per_tensor"):
-        raise InputError(f"weight_scaling must be 'per_channel' or 'per_tensor', got {weight_scaling!r}")
+    if weight_scaling not in WEIGHT_QUANTIZERS:
+        raise InputError(f"weight_scaling must be one of {sorted(WEIGHT_QUANTIZERS)}, got {weight_scaling!r}")
     model = factory(num_classes=num_classes, in_channels=in_channels, weight_scaling=weight_scaling)
     if mean is not None or std is not None:
         model.set_normalization(tuple(mean or (0.0,) * in_channels), tuple(std or (1.0,) * in_channels))
@@ -67,8 +66,9 @@ def create_model(
 
 
 def quantizable_layers(model: nn.Module) -> list[str]:
-    """Stable names (``named_modules()`` names) of the model's quantizable layers, in order."""
-    return [name for name, module in model.named_modules() if isinstance(module, QuantLayer)]
+    """Stable names (``named_modules()`` names) of the model's quantizable layers, in order: the
+    keys of :func:`quanos_hw.layers.quant_layers`, the one function that lists them."""
+    return list(quant_layers(model))
 
 
 __all__ = ["MODELS", "QuanosModel", "QuantLayer", "create_model", "list_models", "quantizable_layers"]

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-from .layers import Normalize
+from ..layers import Normalize
 
 
 class QuanosModel(nn.Module, ABC):

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers import conv_layer, linear_layer
 from .base import QuanosModel
-from .layers import conv_layer, linear_layer
 
 
 class PadShortcut(nn.Module):

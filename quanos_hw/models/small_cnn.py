@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..layers import conv_layer, linear_layer
 from .base import QuanosModel
-from .layers import conv_layer, linear_layer
 
 
 class SmallCNN(QuanosModel):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..layers import conv_layer, linear_layer
 from .base import QuanosModel
-from .layers import conv_layer, linear_layer
 
 CONFIGS = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from energy_models.bits import MAX_BITS, MIN_BITS
+
 from ..errors import ConfigError
 
 
@@ -82,7 +84,6 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         _check_values(self)
-        _check_warmup_bits(self)
 
     def resolve(self) -> RunConfig:
         """Fill dataset-dependent defaults (``None`` fields)."""
@@ -140,44 +141,62 @@ def _check_types(config: RunConfig) -> None:
             raise ConfigError(f"config key {name!r} must be {_type_name(tp)}, got {value!r}")
 
 
-def _check_values(c: RunConfig) -> None:
+#: Values of ``device`` (not a registry: what :func:`quanos_hw.pipeline.run.pick_device` accepts).
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _choices() -> dict[str, list[str]]:
+    """The allowed values of every name-valued key, read from the registries that use them.
+
+    Imported here rather than at module level: the registries pull in torch, and the CLI reads
+    this module for ``--help`` before any of them is needed.
+    """
     from energy_models import DATAFLOWS, list_architectures
 
-    from ..data import list_datasets
+    from ..data import AUGMENTATIONS, list_datasets
+    from ..layers import WEIGHT_QUANTIZERS
     from ..models import list_models
+    from ..sensitivity.base import ACTIVATION_POINTS
+    from ..training import OPTIMIZERS
 
-    def positive(*names):
-        for n in names:
-            if getattr(c, n) < 1:
-                raise ConfigError(f"config key {n!r} must be >= 1, got {getattr(c, n)}")
+    return {"dataset": list_datasets(), "model": list_models(), "weight_scaling": list(WEIGHT_QUANTIZERS),
+            "device": list(DEVICES), "optimizer": list(OPTIMIZERS), "ans_activation": list(ACTIVATION_POINTS),
+            "dataflow": list(DATAFLOWS), "augment": ["none", *AUGMENTATIONS],
+            "mac_architectures": list_architectures()}
 
-    def non_negative(*names):
-        for n in names:
-            if getattr(c, n) < 0:
-                raise ConfigError(f"config key {n!r} must be >= 0, got {getattr(c, n)}")
 
-    def one_of(name, allowed):
-        if getattr(c, name) not in allowed:
-            raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {getattr(c, name)!r}")
+def _check_names(c: RunConfig) -> None:
+    choices = _choices()
+    for name, allowed in choices.items():
+        value = getattr(c, name)
+        if name == "mac_architectures":
+            if not value:
+                raise ConfigError("config key 'mac_architectures' needs at least one architecture")
+            for arch in value:
+                if arch not in allowed:
+                    raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {allowed}")
+        elif value is not None or name != "augment":  # augment None: the dataset's default
+            if value not in allowed:
+                raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {value!r}")
 
-    one_of("dataset", list_datasets())
-    one_of("model", list_models())
-    one_of("weight_scaling", ("per_channel", "per_tensor"))
-    one_of("device", ("auto", "cpu", "cuda"))
-    one_of("optimizer", ("sgd", "adam"))
-    one_of("ans_activation", ("post", "pre"))
-    one_of("dataflow", DATAFLOWS)
-    if c.augment is not None:
-        one_of("augment", ("none", "shift", "crop_flip"))
-    non_negative("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed")
-    positive("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations", "pgd_steps",
-             "large_eps_steps", "eval_batch_size", "synthetic_train", "synthetic_test")
+
+def _check_counts(c: RunConfig) -> None:
+    for n in ("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed"):
+        if getattr(c, n) < 0:
+            raise ConfigError(f"config key {n!r} must be >= 0, got {getattr(c, n)}")
+    for n in ("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations", "pgd_steps",
+              "large_eps_steps", "eval_batch_size", "synthetic_train", "synthetic_test"):
+        if getattr(c, n) < 1:
+            raise ConfigError(f"config key {n!r} must be >= 1, got {getattr(c, n)}")
     if c.large_eps_samples is not None and c.large_eps_samples < 1:
         raise ConfigError(f"config key 'large_eps_samples' must be >= 1 or null, got {c.large_eps_samples}")
     if c.qat_epochs < c.iterations:
         raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
     if not c.lr > 0:
         raise ConfigError(f"config key 'lr' must be > 0, got {c.lr}")
+
+
+def _check_eps(c: RunConfig) -> None:
     for name in ("ans_eps", "pgd_eps", "pgd_alpha", "large_eps"):
         value = getattr(c, name)
         if value is not None and not 0 <= value <= 1:
@@ -187,33 +206,33 @@ def _check_values(c: RunConfig) -> None:
             raise ConfigError(f"config key 'fgsm_eps' values must be between 0 and 1, got {eps}")
     if c.fgsm_eps is not None and not c.fgsm_eps:
         raise ConfigError("config key 'fgsm_eps' needs at least one eps")
+
+
+def _check_bits(c: RunConfig) -> None:
+    bounds = f"between {MIN_BITS} and {MAX_BITS}"
     for name in ("k_init", "k_min", "input_bit_width"):
-        if not 2 <= getattr(c, name) <= 16:
-            raise ConfigError(f"config key {name!r} must be between 2 and 16, got {getattr(c, name)}")
+        if not MIN_BITS <= getattr(c, name) <= MAX_BITS:
+            raise ConfigError(f"config key {name!r} must be {bounds}, got {getattr(c, name)}")
     if c.k_min > c.k_init:
         raise ConfigError(f"config key 'k_min' ({c.k_min}) must not exceed 'k_init' ({c.k_init})")
     for b in c.uniform_bits:
-        if not 2 <= b <= 16:
-            raise ConfigError(f"config key 'uniform_bits' values must be between 2 and 16, got {b}")
+        if not MIN_BITS <= b <= MAX_BITS:
+            raise ConfigError(f"config key 'uniform_bits' values must be {bounds}, got {b}")
     if 16 not in c.uniform_bits or 8 not in c.uniform_bits:
         raise ConfigError("config key 'uniform_bits' must include 16 and 8 (the reference baselines)")
     if isinstance(c.first_last, str) and c.first_last != "keep":
         raise ConfigError(f"config key 'first_last' must be null, 'keep' or a bit-width, got {c.first_last!r}")
-    if isinstance(c.first_last, int) and not 2 <= c.first_last <= 16:
-        raise ConfigError(f"config key 'first_last' must be between 2 and 16, got {c.first_last}")
-    if not c.mac_architectures:
-        raise ConfigError("config key 'mac_architectures' needs at least one architecture")
-    for arch in c.mac_architectures:
-        if arch not in list_architectures():
-            raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {list_architectures()}")
-
-
-def _check_warmup_bits(c: RunConfig) -> None:
-    from ..models.layers import MAX_BITS, MIN_BITS
-
+    if isinstance(c.first_last, int) and not MIN_BITS <= c.first_last <= MAX_BITS:
+        raise ConfigError(f"config key 'first_last' must be {bounds}, got {c.first_last}")
     if c.warmup_bits is not None and not MIN_BITS <= c.warmup_bits <= MAX_BITS:
-        raise ConfigError(f"config key 'warmup_bits' must be null (float warm-up) or between {MIN_BITS} and "
-                          f"{MAX_BITS}, got {c.warmup_bits}")
+        raise ConfigError(f"config key 'warmup_bits' must be null (float warm-up) or {bounds}, got {c.warmup_bits}")
+
+
+def _check_values(c: RunConfig) -> None:
+    _check_names(c)
+    _check_counts(c)
+    _check_eps(c)
+    _check_bits(c)
 
 
 def _coerce(cls: type, name: str, value):

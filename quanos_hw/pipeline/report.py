@@ -11,7 +11,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from energy_models import energy_report
+from energy_models import energy_report, with_bits
 
 from .. import __version__
 from ..bitconfig import save_bit_config
@@ -57,8 +57,10 @@ def _model_entry(name: str, phase: dict, robustness: dict, layers, config: RunCo
     weights = sum(lyr.weights for lyr in layers)
     entry["mean_weight_bits"] = sum(lyr.weights * bits[lyr.name]["weight_bit_width"] for lyr in layers) / weights
     entry["energy"] = {}
+    configured = with_bits(layers, [bits[lyr.name]["weight_bit_width"] for lyr in layers],
+                           [bits[lyr.name]["act_bit_width"] for lyr in layers])
     for arch in config.mac_architectures:
-        rep = energy_report(layers, bits, architecture=arch, technology=config.technology, dataflow=config.dataflow,
+        rep = energy_report(configured, architecture=arch, technology=config.technology, dataflow=config.dataflow,
                             input_bit_width=config.input_bit_width)
         entry["size_bits"] = rep["totals"]["size_bits"]
         entry["compression_vs_fp32"] = rep["compression_vs_fp32"]

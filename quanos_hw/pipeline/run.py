@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from energy_models.bits import MAX_BITS, MIN_BITS
+
 from .. import bitconfig
 from ..allocation import bits_from_ans
 from ..checkpoint import load_checkpoint, load_model_state
@@ -66,7 +68,7 @@ def iso_size_bits(weights: list[int], hybrid_bits: list[int]) -> int:
     """Uniform width whose weight storage is closest to the hybrid's (ties: the larger width)."""
     target = sum(w * b for w, b in zip(weights, hybrid_bits))
     total = sum(weights)
-    return min(range(16, 1, -1), key=lambda b: abs(total * b - target))
+    return min(range(MAX_BITS, MIN_BITS - 1, -1), key=lambda b: abs(total * b - target))
 
 
 class Runner:

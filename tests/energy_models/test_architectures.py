@@ -4,8 +4,10 @@ architecture parameters in energy_models/data/architectures.json."""
 import numpy as np
 import pytest
 
-from energy_models import get_architecture, list_architectures
+from energy_models import ARCHITECTURES, MacArchitecture, architectures, get_architecture, list_architectures
+from energy_models.architectures.base import load_architecture_params
 from energy_models.errors import InputError
+from energy_models.registry import Registry
 
 # e_mult(w, a) = K * w * a, K fitted through the origin on (8b: 0.2 pJ, 32b: 3.1 pJ)
 K = (0.2 * 8**2 + 3.1 * 32**2) / (8**4 + 32**4)
@@ -99,3 +101,41 @@ def test_unknown_architecture_and_unsupported_bits():
         get_architecture("tpu")
     with pytest.raises(InputError, match="exceeds the largest supported mode"):
         get_architecture("subword_parallel").macs_per_cycle(np.array(32), np.array(8))
+
+
+@pytest.mark.parametrize("name", list_architectures())
+def test_data_file_declares_exactly_the_parameters_each_architecture_uses(name):
+    entry = load_architecture_params()[name]
+    assert set(entry) - {"source"} == set(ARCHITECTURES.get(name).PARAMS)
+    assert set(load_architecture_params()) == set(list_architectures())
+
+
+class _Throwaway(MacArchitecture):
+    name = "throwaway"
+    PARAMS = {"units": int}
+
+    def energy_per_mac_pj(self, weight_bits, act_bits):
+        return np.ones(np.broadcast(np.asarray(weight_bits), np.asarray(act_bits)).shape)
+
+    def macs_per_cycle(self, weight_bits, act_bits):
+        return np.ones(np.broadcast(np.asarray(weight_bits), np.asarray(act_bits)).shape)
+
+
+def register_throwaway(monkeypatch) -> None:
+    """For one test: ARCHITECTURES plus ``throwaway``, which has no entry in the data file."""
+    registry = Registry("MAC architecture")
+    for name in ARCHITECTURES:
+        registry.register(name)(ARCHITECTURES.get(name))
+    registry.register("throwaway")(_Throwaway)
+    monkeypatch.setattr(architectures, "ARCHITECTURES", registry)
+
+
+def test_a_registered_architecture_without_a_data_entry_is_an_input_error(monkeypatch):
+    register_throwaway(monkeypatch)
+    with pytest.raises(InputError) as caught:
+        get_architecture("throwaway")
+    assert not isinstance(caught.value, KeyError)
+    assert str(caught.value) == ("MAC architecture 'throwaway' has no entry 'throwaway' in "
+                                 "energy_models/data/architectures.json: add its parameters there (or pass them "
+                                 "as architecture parameters)")
+    assert get_architecture("throwaway", params={"units": 4}).units == 4  # parameters given: no entry needed

@@ -2,9 +2,12 @@ import json
 
 import pytest
 
+from energy_models import MAX_BITS, MIN_BITS, LayerSpec, estimate
+from energy_models.errors import InputError
 from quanos_hw import create_model, quantizable_layers
 from quanos_hw.bitconfig import (
     apply_bit_config,
+    check_bits,
     get_bit_config,
     load_bit_config,
     save_bit_config,
@@ -70,3 +73,20 @@ def test_bad_files(tmp_path):
     wrong.write_text("[1, 2]")
     with pytest.raises(BitConfigError, match="must be a JSON object"):
         load_bit_config(wrong, NAMES)
+
+
+def test_bit_range_is_the_estimators():
+    """One range: a bit-width the bit configurations accept is one the energy model accepts."""
+    layer = [LayerSpec("l", "conv", 1, 1, 1, 1)]
+    for bits in range(MIN_BITS - 2, MAX_BITS + 3):
+        try:
+            estimate(layer, bits, bits)
+            estimator_accepts = True
+        except InputError:
+            estimator_accepts = False
+        try:
+            check_bits(bits)
+            config_accepts = True
+        except BitConfigError:
+            config_accepts = False
+        assert config_accepts == estimator_accepts == (MIN_BITS <= bits <= MAX_BITS), bits

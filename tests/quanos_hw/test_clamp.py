@@ -1,4 +1,4 @@
-"""MaskedClamp (quanos_hw/models/clamp.py) gives exactly Brevitas' TensorClamp results, faster."""
+"""MaskedClamp (quanos_hw/clamp.py) gives exactly Brevitas' TensorClamp results, faster."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ from brevitas.core.function_wrapper.clamp import TensorClamp
 from brevitas.function.ops import tensor_clamp
 
 from quanos_hw import create_model
-from quanos_hw.models.clamp import MaskedClamp
+from quanos_hw.clamp import MaskedClamp
 
 
 def test_forward_and_gradient_equal_brevitas_including_values_on_the_bounds():

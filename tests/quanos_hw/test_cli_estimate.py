@@ -82,3 +82,15 @@ def test_console_script_runs_in_a_subprocess():
     proc = subprocess.run([sys.executable, "-m", "quanos_hw", "estimate", "--model", "small_cnn", "--input-shape",
                            "1,28,28", "--bits", "9"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "" and "small_cnn" in proc.stdout
+
+
+def test_architecture_without_data_entry_is_exit_2(capsys, monkeypatch):
+    from tests.energy_models.test_architectures import register_throwaway
+
+    register_throwaway(monkeypatch)
+    assert main(["estimate", "--model", "small_cnn", "--input-shape", "1,28,28", "--bits", "8", "--mac",
+                 "throwaway"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("quanos: error: MAC architecture 'throwaway' has no entry 'throwaway' in "
+                   "energy_models/data/architectures.json: add its parameters there (or pass them as "
+                   "architecture parameters)\n")

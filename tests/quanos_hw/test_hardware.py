@@ -2,8 +2,11 @@ import pytest
 import torch
 from torch import nn
 
+from energy_models import energy_report
 from quanos_hw import create_model, extract_layers
+from quanos_hw.bitconfig import uniform_bit_config
 from quanos_hw.errors import BitConfigError, InputError
+from quanos_hw.hardware import with_bit_config
 
 
 class Plain(nn.Module):
@@ -69,3 +72,25 @@ def test_input_shape_that_does_not_fit():
         extract_layers(create_model("small_cnn", in_channels=1), (1, 0, 28))
     with pytest.raises(InputError, match="no conv or linear layers"):
         extract_layers(nn.Sequential(nn.ReLU()), (1, 4, 4))
+
+
+def test_bits_travel_in_the_layer_specs():
+    model = create_model("small_cnn", in_channels=1)
+    config = uniform_bit_config(model, 8)
+    config["features.3"] = {"weight_bit_width": 3, "act_bit_width": 5}
+    layers = extract_layers(model, (1, 28, 28), config)
+    assert layers == with_bit_config(extract_layers(model, (1, 28, 28)), config)
+    assert [(lyr.weight_bit_width, lyr.act_bit_width) for lyr in layers] == [(8, 8), (8, 8), (3, 5), (8, 8), (8, 8)]
+    rows = energy_report(layers)["layers"]
+    assert [(r["weight_bit_width"], r["act_bit_width"], r["input_bit_width"]) for r in rows] == [
+        (8, 8, 8), (8, 8, 8), (3, 5, 8), (8, 8, 5), (8, 8, 8)]
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_model_keeps_its_mode(training):
+    model = create_model("small_cnn", in_channels=1).train(training)
+    extract_layers(model, (1, 28, 28))
+    assert model.training is training
+    with pytest.raises(InputError, match="does not fit"):
+        extract_layers(model, (3, 28, 28))
+    assert model.training is training

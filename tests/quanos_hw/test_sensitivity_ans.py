@@ -6,8 +6,8 @@ from torch import nn
 from quanos_hw import adversarial_noise_sensitivity, quantizable_layers
 from quanos_hw.data import TensorData
 from quanos_hw.errors import InputError
+from quanos_hw.layers import conv_layer, linear_layer
 from quanos_hw.models.base import QuanosModel
-from quanos_hw.models.layers import conv_layer, linear_layer
 from quanos_hw.quantization import set_quantization
 
 

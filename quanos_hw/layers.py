@@ -9,7 +9,12 @@ an optional BatchNorm, an optional residual input, and the layer's activation qu
 The layer's ``weight_bit_width`` sets ``op``'s weight quantizer; its ``act_bit_width`` sets the
 quantizer on the layer's output. Both bit-widths are Brevitas ``stateful_const`` buffers, so they
 are saved in checkpoints and can be changed in place (:meth:`QuantLayer.set_bits`) without
-touching trained weights or learned activation scales.
+touching trained weights or learned activation scales. :func:`quant_layers` is the one function
+that lists a model's quantizable layers.
+
+This module sits below the model zoo (``quanos_hw.models``), the bit configurations
+(``quanos_hw.bitconfig``) and the quantization controls (``quanos_hw.quantization``), which all
+build on it; it imports none of them.
 """
 
 from __future__ import annotations
@@ -26,10 +31,6 @@ from brevitas.quant import (
 from torch import nn
 
 from .clamp import MaskedClamp
-
-#: Smallest and largest bit-width a layer may take.
-MIN_BITS = 2
-MAX_BITS = 16
 
 
 class WeightQuantPerChannel(Int8WeightPerChannelFloat):
@@ -48,14 +49,14 @@ class UnsignedActQuant(Uint8ActPerTensorFloat):
     """Unsigned activations after ReLU; learned per-tensor clip range initialised by calibration."""
 
     bit_width_impl_type = "stateful_const"
-    tensor_clamp_impl = MaskedClamp  # Brevitas' TensorClamp, faster, same results (models/clamp.py)
+    tensor_clamp_impl = MaskedClamp  # Brevitas' TensorClamp, faster, same results (quanos_hw/clamp.py)
 
 
 class SignedActQuant(Int8ActPerTensorFloat):
     """Signed activations (logits, shortcut branches); learned clip range, bit-width in state."""
 
     bit_width_impl_type = "stateful_const"
-    tensor_clamp_impl = MaskedClamp  # Brevitas' TensorClamp, faster, same results (models/clamp.py)
+    tensor_clamp_impl = MaskedClamp  # Brevitas' TensorClamp, faster, same results (quanos_hw/clamp.py)
 
 
 WEIGHT_QUANTIZERS = {"per_channel": WeightQuantPerChannel, "per_tensor": WeightQuantPerTensor}
@@ -67,20 +68,6 @@ def _bit_width_buffer(proxy: nn.Module) -> torch.Tensor:
         if isinstance(module, BitWidthStatefulConst):
             return module.bit_width
     raise TypeError(f"{type(proxy).__name__} has no stateful bit-width")
-
-
-def check_bits(bits: object, what: str = "bit-width") -> int:
-    """Return ``bits`` as an int in [MIN_BITS, MAX_BITS] or raise a ValueError naming the problem."""
-    from ..errors import BitConfigError
-
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        if isinstance(bits, float) and bits.is_integer():
-            bits = int(bits)
-        else:
-            raise BitConfigError(f"{what} must be an integer, got {bits!r}")
-    if not MIN_BITS <= bits <= MAX_BITS:
-        raise BitConfigError(f"{what} must be between {MIN_BITS} and {MAX_BITS}, got {bits}")
-    return bits
 
 
 class Normalize(nn.Module):
@@ -128,11 +115,18 @@ class QuantLayer(nn.Module):
         return int(_bit_width_buffer(self.act.act_quant).item())
 
     def set_bits(self, weight_bit_width: int, act_bit_width: int) -> None:
-        """Change both bit-widths in place; weights and learned scales are kept."""
-        w = check_bits(weight_bit_width, "weight_bit_width")
-        a = check_bits(act_bit_width, "act_bit_width")
-        _bit_width_buffer(self.op.weight_quant).fill_(float(w))
-        _bit_width_buffer(self.act.act_quant).fill_(float(a))
+        """Write both bit-widths in place; weights and learned scales are kept.
+
+        The values are not checked here: :func:`quanos_hw.bitconfig.apply_bit_config` validates a
+        whole configuration once, at the boundary, before it writes it.
+        """
+        _bit_width_buffer(self.op.weight_quant).fill_(float(weight_bit_width))
+        _bit_width_buffer(self.act.act_quant).fill_(float(act_bit_width))
+
+
+def quant_layers(model: nn.Module) -> dict[str, QuantLayer]:
+    """The model's quantizable layers: ``named_modules()`` name -> QuantLayer, in registration order."""
+    return {name: module for name, module in model.named_modules() if isinstance(module, QuantLayer)}
 
 
 def conv_layer(
