@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,11 +137,7 @@ class AttackSpec:
                          and f.default is dataclasses.MISSING)
         if missing:
             raise InputError(f"attack {cls.name!r} needs parameter(s) {missing}")
-        hints = typing.get_type_hints(cls)
-        for key, value in params.items():
-            if hints[key] == tuple[float, ...] and isinstance(value, list):
-                params[key] = tuple(value)
-        return cls(**params)
+        return cls(**params)  # __post_init__ checks the values (a list of eps becomes a tuple)
 
 
 #: attack name -> its spec class; filled by ``@register_attack`` in each attack's file.
