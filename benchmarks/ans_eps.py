@@ -31,10 +31,12 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
     reports = {eps: run_eps(eps, args.seed) for eps in args.eps}
+    from quanos_hw.robustness import accuracy_columns
+
     first = reports[args.eps[0]]
-    fgsm = sorted(first["models"]["quanos"]["robustness"]["fgsm"], key=float)
-    head = ["model", "ANS eps", "ANS per layer", "bits per layer", "mean w bits", "clean %"] + [
-        f"FGSM {e} %" for e in fgsm] + ["PGD 0.1 %", "black-box PGD %"] + [f"×u16 / ×u8 {a}" for a in ARCHS]
+    columns = list(accuracy_columns(first["models"]["quanos"]["robustness"]))
+    head = ["model", "ANS eps", "ANS per layer", "bits per layer", "mean w bits"] + [f"{c} %" for c in columns] + [
+        f"×u16 / ×u8 {a}" for a in ARCHS]
     lines = ["# The eps used for ANS", "",
              f"mnist5k, small_cnn, default schedule, seed {args.seed}; `quanos run --set ans_eps=EPS "
              "--set float_baseline=false --set uniform_bits=[16,8] --set iso_size=false` per eps. The uniform "
@@ -43,11 +45,10 @@ def main() -> None:
     rows = []
 
     def line(label, eps, m, ans=None):
-        rob = m["robustness"]
+        accuracy = accuracy_columns(m["robustness"])
         bits = " ".join(str(v["weight_bit_width"]) for v in m["bits"].values())
-        cells = [label, eps, ans or "", bits, f"{m['mean_weight_bits']:.2f}", f"{100 * rob['clean']:.1f}"] + [
-            f"{100 * rob['fgsm'][e]:.1f}" for e in fgsm]
-        cells += [f"{100 * rob['pgd']:.1f}", f"{100 * rob['blackbox_pgd']:.1f}"]
+        cells = [label, eps, ans or "", bits, f"{m['mean_weight_bits']:.2f}"] + [
+            f"{100 * accuracy[c]:.1f}" for c in columns]
         cells += [f"{m['energy'][a]['saving_vs_uniform16']:.2f} / {m['energy'][a]['saving_vs_uniform8']:.2f}"
                   for a in ARCHS]
         lines.append("| " + " | ".join(cells) + " |")
@@ -59,8 +60,7 @@ def main() -> None:
         line("quanos", f"{eps:g}", rep["models"]["quanos"], ans)
         q = rep["models"]["quanos"]
         rows.append({"ans_eps": eps, "ans": {layer["name"]: layer["ans"] for layer in rep["layers"]},
-                     "bits": rep["bits"], "clean": q["robustness"]["clean"], "pgd": q["robustness"]["pgd"],
-                     "fgsm": q["robustness"]["fgsm"], "blackbox_pgd": q["robustness"]["blackbox_pgd"],
+                     "bits": rep["bits"], "accuracy": accuracy_columns(q["robustness"]),
                      "energy": {a: {k: q["energy"][a][k] for k in ("energy_pj", "saving_vs_uniform16",
                                                                     "saving_vs_uniform8")} for a in ARCHS},
                      "checks_passed": q["robustness"]["all_checks_passed"]})

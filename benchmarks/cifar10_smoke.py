@@ -67,15 +67,17 @@ def main() -> None:
                                      large_eps_samples=20, out_dir=str(out))
         report = run(config, progress=False, log=print).report
         files = sorted(p.name for p in out.iterdir() if p.is_file())
+    from quanos_hw.robustness import reference_accuracy
+
     q = report["models"]["quanos"]
+    attacks = "; ".join(f"{name} eps {', '.join(a['white_box'])}" for name, a in q["robustness"]["attacks"].items())
     lines = ["# CIFAR-10 smoke run on real pixels (20 images from foolbox 3.3.4)", "",
              f"`{report['dataset']['name']}` through the python-archive reader, resnet20 "
              f"({sum(layer['macs'] for layer in report['layers']):,} MACs), 1 float + 1 QAT epoch, seed {args.seed}, "
              f"train = test = the 20 images. It proves the path, not accuracy.", "",
              "- dataset: {name}, {train_size} train / {test_size} test images, input {input_shape}, {num_classes} "
              "classes".format(**report["dataset"]),
-             f"- ANS eps {report['quanos']['ans_eps']:.4f} (8/255); FGSM eps "
-             f"{', '.join(sorted(q['robustness']['fgsm']))}; PGD eps {q['robustness']['pgd_eps']:.4f}",
+             f"- ANS eps {report['quanos']['ans_eps']:.4f} (8/255); attacks: {attacks}",
              f"- QUANOS bits per layer: {' '.join(str(v['weight_bit_width']) for v in report['bits'].values())}",
              f"- models evaluated: {', '.join(report['models'])}",
              "- QUANOS energy saving vs uniform 16-bit (data_gated): "
@@ -85,7 +87,8 @@ def main() -> None:
              "`quanos run --preset paper --set data_dir=DIR --device cuda --out results/paper` "
              "(needs the CIFAR-10 archive and a GPU; not run here)."]
     write("cifar10_smoke", {"seed": args.seed, "report": {k: report[k] for k in ("dataset", "bits", "layers")},
-                            "models": {n: {"clean": m["robustness"]["clean"], "pgd": m["robustness"]["pgd"]}
+                            "models": {n: {"clean": m["robustness"]["clean"],
+                                           "attack": reference_accuracy(m["robustness"])}
                                        for n, m in report["models"].items()}, "files": files}, "\n".join(lines))
 
 

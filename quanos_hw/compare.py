@@ -29,6 +29,7 @@ from .errors import ConfigError
 from .io import atomic_write_text
 from .pipeline.config import RunConfig
 from .pipeline.run import Runner, prepare
+from .robustness import accuracy_columns, reference_label
 from .sensitivity import METRICS, compute_sensitivity
 
 DEFAULT_COMBOS = ("ans:budget_ilp", "hessian_trace:budget_ilp", "weight_noise:budget_ilp", "random:budget_ilp",
@@ -133,7 +134,6 @@ def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progres
 
 def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
     rows = []
-    eps = [f"{e:.6g}" for e in sorted(set(c.fgsm_eps) | {c.pgd_eps})]
     for budget in c.budgets:
         for combo in (*c.combos, "uniform"):
             cells = [per_seed[s]["cells"][_key(combo, budget)] for s in c.seeds]
@@ -142,10 +142,9 @@ def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
             if ok:
                 def stat(values):
                     return {"mean": float(np.mean(values)), "std": float(np.std(values))}
-                row["clean"] = stat([cell["robustness"]["clean"] for cell in ok])
-                row["pgd"] = stat([cell["robustness"]["pgd"] for cell in ok])
-                row["blackbox_pgd"] = stat([cell["robustness"]["blackbox_pgd"] for cell in ok])
-                row["fgsm"] = {e: stat([cell["robustness"]["fgsm"][e] for cell in ok]) for e in eps}
+                columns = [accuracy_columns(cell["robustness"]) for cell in ok]
+                row["accuracy"] = {label: stat([col[label] for col in columns]) for label in columns[0]}
+                row["reference"] = reference_label(ok[0]["robustness"])
                 row["energy_fraction"] = stat([cell["energy_fraction"] for cell in ok])
                 row["mean_bits"] = stat([np.mean([v["weight_bit_width"] for v in cell["bits"].values()])
                                          for cell in ok])
@@ -155,9 +154,9 @@ def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
 
 
 def _markdown(c: CompareConfig, rows: list[dict]) -> str:
-    eps = [f"{e:.6g}" for e in sorted(set(c.fgsm_eps) | {c.pgd_eps})]
-    head = ["budget", "metric:policy", "energy / u16", "mean bits", "clean %"] + [f"FGSM {e} %" for e in eps] + [
-        f"PGD {c.pgd_eps:.4g} %", "black-box PGD %", "seeds", "checks failed"]
+    columns = next((list(row["accuracy"]) for row in rows if row["seeds"]), [])
+    head = (["budget", "metric:policy", "energy / u16", "mean bits"] + [f"{label} %" for label in columns]
+            + ["seeds", "checks failed"])
     lines = [f"# Iso-energy comparison: {c.model} on {c.dataset}", "",
              f"Budgets are fractions of the uniform 16-bit energy on {c.budget_architecture} ({c.technology}, "
              f"{c.dataflow}); bit choices {list(c.bit_choices)}; seeds {list(c.seeds)}; {c.warmup_epochs} float "
@@ -175,8 +174,8 @@ def _markdown(c: CompareConfig, rows: list[dict]) -> str:
             lines.append(f"| {row['budget']:g} | {row['combo']} | infeasible |" + " |" * (len(head) - 3))
             continue
         cells = [f"{row['budget']:g}", row["combo"], f"{row['energy_fraction']['mean']:.3f}",
-                 f"{row['mean_bits']['mean']:.2f}", pct(row["clean"])] + [pct(row["fgsm"][e]) for e in eps] + [
-            pct(row["pgd"]), pct(row["blackbox_pgd"]), str(row["seeds"]), str(row["checks_failed"])]
+                 f"{row['mean_bits']['mean']:.2f}"] + [pct(row["accuracy"][label]) for label in columns] + [
+            str(row["seeds"]), str(row["checks_failed"])]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "![Iso-energy Pareto](compare_pareto.png)", ""]
     return "\n".join(lines)
@@ -190,11 +189,12 @@ def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
     fig = Figure(figsize=(11, 4.2))
     combos = (*c.combos, "uniform")
     markers = "osD^vP*X"
-    for col, (metric, label) in enumerate((("clean", "clean accuracy (%)"), ("pgd", "PGD accuracy (%)"))):
+    reference = next((r["reference"] for r in rows if r["seeds"]), "")
+    for col, (metric, label) in enumerate((("clean", "clean accuracy (%)"), (reference, f"{reference} accuracy (%)"))):
         ax = fig.add_subplot(1, 2, col + 1)
         for i, combo in enumerate(combos):
-            pts = sorted((r["energy_fraction"]["mean"], 100 * r[metric]["mean"], 100 * r[metric]["std"])
-                         for r in rows if r["combo"] == combo and r["seeds"])
+            pts = sorted((r["energy_fraction"]["mean"], 100 * r["accuracy"][metric]["mean"],
+                          100 * r["accuracy"][metric]["std"]) for r in rows if r["combo"] == combo and r["seeds"])
             if pts:
                 xs, ys, es = zip(*pts)
                 ax.errorbar(xs, ys, yerr=es, marker=markers[i % len(markers)], capsize=3, label=combo)

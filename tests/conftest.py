@@ -45,7 +45,8 @@ def trained_small_cnn(mnist5k):
 
 #: a complete run in about 15 s on 2 cores (synthetic data, 1+1 epochs, short attacks)
 FAST = ["dataset=synthetic", "synthetic_train=300", "synthetic_test=120", "warmup_epochs=1", "qat_epochs=1",
-        "pgd_steps=3", "large_eps_steps=3", "large_eps_samples=60", "ans_batches=2", "batch_size=50",
+        "attacks=[{name: fgsm, eps: [0.05, 0.1, 0.2]}, {name: pgd, eps: [0.1], alpha: 0.025, steps: 3}]",
+        "large_eps_steps=3", "large_eps_samples=60", "ans_batches=2", "batch_size=50",
         "mac_architectures=[fixed16, data_gated, bitfusion]"]
 
 

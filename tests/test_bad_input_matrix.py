@@ -55,7 +55,7 @@ CASES = [
     ("unknown-architecture", {}, EST + ["--bits", "8", "--mac", "systolic"], "unknown MAC architecture 'systolic'",
      None),
     ("unknown-attack", {}, lambda tmp: __import__("quanos_hw.attacks", fromlist=["ATTACKS"]).ATTACKS.get("cw"),
-     "unknown attack 'cw'; choose one of: fgsm, pgd", UnknownNameError),
+     "unknown attack 'cw'; choose one of: fgsm, fgsm_rs, pgd", UnknownNameError),
     ("unknown-metric", {}, ["compare", "--set", "combos=['sharpness:budget_ilp']", "--out", "{out}"],
      "combo 'sharpness:budget_ilp' must be metric:policy", None),
     ("bit-config-missing", {}, EST + ["--bit-config", "{tmp}/none.json"], "does not exist", None),
@@ -86,7 +86,8 @@ CASES = [
      "cifar10 not found: missing", None),
     ("eps-negative", {}, ["run", "--set", "ans_eps=-0.1", "--out", "{out}"], "'ans_eps' must be between 0 and 1",
      None),
-    ("eps-above-1", {}, ["run", "--set", "pgd_eps=1.5", "--out", "{out}"], "'pgd_eps' must be between 0 and 1", None),
+    ("eps-above-1", {}, ["run", "--set", "attacks=[{name: pgd, eps: [1.5]}]", "--out", "{out}"],
+     "attack 'pgd' eps must be between 0 and 1", None),
     ("eps-negative-api", {}, lambda tmp: __import__("quanos_hw.attacks", fromlist=["fgsm"]).fgsm(
         torch.nn.Flatten(), torch.rand(1, 4), torch.zeros(1, dtype=torch.long), -0.1),
      "eps must be between 0 and 1", InputError),

@@ -11,10 +11,12 @@ per-dataset budgets are in :class:`quanos_hw.data.DatasetInfo`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from .base import check_eps, eval_mode, input_gradient
+from .base import AttackSpec, check_eps, eval_mode, input_gradient, register_attack
 
 
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
@@ -23,3 +25,12 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torc
         x = x.clone().detach()
         grad = input_gradient(model, x, y)
         return torch.clamp(x + eps * grad.sign(), min=0, max=1).detach()
+
+
+@register_attack("fgsm")
+@dataclass(frozen=True)
+class FGSM(AttackSpec):
+    """FGSM at each eps of ``eps`` (single step, deterministic)."""
+
+    def perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, seed: int) -> torch.Tensor:
+        return fgsm(model, x, y, eps)

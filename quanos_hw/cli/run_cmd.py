@@ -59,10 +59,14 @@ def resolve_config(args: argparse.Namespace):
 
 
 def summary(result) -> str:
+    from ..robustness import reference_accuracy, reference_label
+
     r = result.report
     models = r["models"]
     arch = "data_gated" if "data_gated" in r["config"]["mac_architectures"] else r["config"]["mac_architectures"][0]
-    lines = [f"{'model':<12}{'bits':>6}{'clean':>8}{'PGD':>8}{'BB-PGD':>8}{'E ' + arch + ' (uJ)':>22}{'x vs u16':>10}"
+    attack = reference_label(models["quanos"]["robustness"])
+    lines = [f"headline attack: {attack} (BB: black-box, from the surrogate)", "",
+             f"{'model':<12}{'bits':>6}{'clean':>8}{'attack':>8}{'BB':>8}{'E ' + arch + ' (uJ)':>22}{'x vs u16':>10}"
              f"{'x vs u8':>9}{'size x fp32':>13}"]
     for name, m in models.items():
         rob = m["robustness"]
@@ -70,8 +74,8 @@ def summary(result) -> str:
         bits = "fp32" if m["mean_weight_bits"] is None else f"{m['mean_weight_bits']:.2f}"
         energy = (f"{e['energy_pj'] / 1e6:>22.3f}{e['saving_vs_uniform16']:>10.2f}{e['saving_vs_uniform8']:>9.2f}"
                   if e else f"{'n/a':>22}{'':>10}{'':>9}")
-        lines.append(f"{name:<12}{bits:>6}{100 * rob['clean']:>7.1f}%{100 * rob['pgd']:>7.1f}%"
-                     f"{100 * rob['blackbox_pgd']:>7.1f}%{energy}{m['compression_vs_fp32']:>13.2f}")
+        lines.append(f"{name:<12}{bits:>6}{100 * rob['clean']:>7.1f}%{100 * reference_accuracy(rob):>7.1f}%"
+                     f"{100 * reference_accuracy(rob, black_box=True):>7.1f}%{energy}{m['compression_vs_fp32']:>13.2f}")
     bits = " ".join(str(v["weight_bit_width"]) for v in r["bits"].values())
     lines += ["", f"QUANOS bits per layer: {bits}  (ANS eps {r['quanos']['ans_eps']:.4g}, seed {r['seed']})",
               "sanity checks: " + ("all passed" if r["sanity"]["all_passed"] else "FAILED: " + "; ".join(

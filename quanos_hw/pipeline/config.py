@@ -21,7 +21,10 @@ import yaml
 
 from energy_models.bits import MAX_BITS, MIN_BITS
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+
+if typing.TYPE_CHECKING:
+    from ..attacks import AttackSpec
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,8 @@ class RunConfig:
     uniform_bits: tuple[int, ...] = (16, 8, 4)
     iso_size: bool = True
     surrogate_seed: int | None = None
-    # robustness
-    fgsm_eps: tuple[float, ...] | None = None
-    pgd_eps: float | None = None
-    pgd_alpha: float | None = None
-    pgd_steps: int = 10
-    pgd_random_start: bool = True
+    # robustness: a list of attacks ({name: fgsm, eps: [0.05, 0.1]}, ...); None: the dataset's
+    attacks: tuple[AttackSpec, ...] | None = None
     large_eps: float = 0.5
     large_eps_steps: int = 10
     large_eps_samples: int | None = 200
@@ -87,6 +86,7 @@ class RunConfig:
 
     def resolve(self) -> RunConfig:
         """Fill dataset-dependent defaults (``None`` fields)."""
+        from ..attacks import default_attacks
         from ..data import dataset_info
 
         info = dataset_info(self.dataset)
@@ -94,14 +94,12 @@ class RunConfig:
             self,
             augment=self.augment if self.augment is not None else info.augment,
             ans_eps=self.ans_eps if self.ans_eps is not None else info.ans_eps,
-            fgsm_eps=self.fgsm_eps if self.fgsm_eps is not None else tuple(info.fgsm_eps),
-            pgd_eps=self.pgd_eps if self.pgd_eps is not None else info.pgd_eps,
-            pgd_alpha=self.pgd_alpha if self.pgd_alpha is not None else info.pgd_alpha,
+            attacks=self.attacks if self.attacks is not None else default_attacks(info),
             surrogate_seed=self.surrogate_seed if self.surrogate_seed is not None else self.seed + 1,
         )
 
     def to_dict(self) -> dict:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     def hash(self) -> str:
         """Hash of everything that affects results (the output directory and device excluded)."""
@@ -109,13 +107,23 @@ class RunConfig:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _plain(value):
+    """A config value as JSON data: tuples become lists, attack specs mappings."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value.to_dict() if hasattr(value, "to_dict") else value
+
+
 @functools.cache
 def _hints(cls: type = RunConfig) -> dict:
-    return typing.get_type_hints(cls)
+    from ..attacks import AttackSpec  # the type of the attacks key (imported when first needed)
+
+    return typing.get_type_hints(cls, localns={"AttackSpec": AttackSpec})
 
 
 def _type_name(tp) -> str:
-    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    text = str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    return text.replace("tuple[quanos_hw.attacks.base.AttackSpec, ...]", "list of attacks")
 
 
 def _matches(value, tp) -> bool:
@@ -184,12 +192,14 @@ def _check_counts(c: RunConfig) -> None:
     for n in ("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed"):
         if getattr(c, n) < 0:
             raise ConfigError(f"config key {n!r} must be >= 0, got {getattr(c, n)}")
-    for n in ("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations", "pgd_steps",
+    for n in ("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations",
               "large_eps_steps", "eval_batch_size", "synthetic_train", "synthetic_test"):
         if getattr(c, n) < 1:
             raise ConfigError(f"config key {n!r} must be >= 1, got {getattr(c, n)}")
     if c.large_eps_samples is not None and c.large_eps_samples < 1:
         raise ConfigError(f"config key 'large_eps_samples' must be >= 1 or null, got {c.large_eps_samples}")
+    if c.attacks is not None:
+        _coerce(type(c), "attacks", c.attacks)  # at least one attack, each at most once
     if c.qat_epochs < c.iterations:
         raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
     if not c.lr > 0:
@@ -197,15 +207,10 @@ def _check_counts(c: RunConfig) -> None:
 
 
 def _check_eps(c: RunConfig) -> None:
-    for name in ("ans_eps", "pgd_eps", "pgd_alpha", "large_eps"):
+    for name in ("ans_eps", "large_eps"):
         value = getattr(c, name)
         if value is not None and not 0 <= value <= 1:
             raise ConfigError(f"config key {name!r} must be between 0 and 1, got {value}")
-    for eps in c.fgsm_eps or ():
-        if not 0 <= eps <= 1:
-            raise ConfigError(f"config key 'fgsm_eps' values must be between 0 and 1, got {eps}")
-    if c.fgsm_eps is not None and not c.fgsm_eps:
-        raise ConfigError("config key 'fgsm_eps' needs at least one eps")
 
 
 def _check_bits(c: RunConfig) -> None:
@@ -236,7 +241,15 @@ def _check_values(c: RunConfig) -> None:
 
 
 def _coerce(cls: type, name: str, value):
-    """Lists from YAML/JSON become tuples where the field is a tuple."""
+    """Lists from YAML/JSON become tuples where the field is a tuple; the attacks key's mappings
+    become validated attack specs (an unknown attack or a bad parameter is a ConfigError)."""
+    if name == "attacks" and value is not None:
+        from ..attacks import attack_specs
+
+        try:
+            return attack_specs(value)
+        except InputError as exc:
+            raise ConfigError(f"config key 'attacks': {exc}") from None
     tp = _hints(cls)[name]
     args = typing.get_args(tp)
     wants_tuple = typing.get_origin(tp) is tuple or any(typing.get_origin(a) is tuple for a in args)

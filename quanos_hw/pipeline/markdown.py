@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from ..robustness import accuracy_columns, reference_accuracy, reference_label
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
 
 def _order(models: dict) -> list[str]:
-    uniform = sorted((n for n, m in models.items() if m["kind"] == "uniform"), key=lambda n: -int(n[7:]))
-    return [n for n in ("float32",) if n in models] + uniform + ["quanos"]
+    """Float first, then uniform widths from the widest, then the hybrid models."""
+    rank = {"float": 0, "uniform": 1, "hybrid": 2}
+    return sorted(models, key=lambda n: (rank[models[n]["kind"]], -(models[n]["bit_width"] or 0)))
 
 
 def summary_table(report: dict) -> list[str]:
-    cfg, models = report["config"], report["models"]
-    eps = sorted(models["quanos"]["robustness"]["fgsm"], key=float)
-    archs = cfg["mac_architectures"]
-    head = (["model", "mean w bits", "clean %"] + [f"FGSM {e} %" for e in eps] + [f"PGD {cfg['pgd_eps']:.4g} %",
-            "black-box PGD %"] + [f"E {a} µJ (×u16/×u8)" for a in archs] + ["size KiB", "× vs fp32"])
+    archs, models = report["config"]["mac_architectures"], report["models"]
+    columns = list(accuracy_columns(models["quanos"]["robustness"]))
+    head = (["model", "mean w bits"] + [f"{c} %" for c in columns] + [f"E {a} µJ (×u16/×u8)" for a in archs]
+            + ["size KiB", "× vs fp32"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in _order(models):
-        m, rob = models[name], models[name]["robustness"]
-        iso = report["iso_size_bits"] and name == f"uniform{report['iso_size_bits']}"
-        label = name + (" (iso-size)" if iso else "")
-        row = [label, "32 (float)" if m["mean_weight_bits"] is None else f"{m['mean_weight_bits']:.2f}",
-               _pct(rob["clean"])] + [_pct(rob["fgsm"][e]) for e in eps] + [_pct(rob["pgd"]), _pct(rob["blackbox_pgd"])]
+        m = models[name]
+        iso = m["kind"] == "uniform" and m["bit_width"] == report["iso_size_bits"]
+        accuracy = accuracy_columns(m["robustness"])
+        row = [name + (" (iso-size)" if iso else ""),
+               "32 (float)" if m["mean_weight_bits"] is None else f"{m['mean_weight_bits']:.2f}"]
+        row += [_pct(accuracy[c]) for c in columns]
         for arch in archs:
             if m["energy"] is None:
                 row.append("n/a")
@@ -39,9 +42,10 @@ def summary_table(report: dict) -> list[str]:
 
 def comparison_vs_uniform8(report: dict) -> list[str]:
     q, u8 = report["models"]["quanos"], report["models"]["uniform8"]
-    pgd_delta = 100 * (q["robustness"]["pgd"] - u8["robustness"]["pgd"])
+    label = reference_label(q["robustness"])
+    adv_delta = 100 * (reference_accuracy(q["robustness"]) - reference_accuracy(u8["robustness"]))
     clean_delta = 100 * (q["robustness"]["clean"] - u8["robustness"]["clean"])
-    lines = [f"- clean accuracy: {clean_delta:+.1f} points; PGD accuracy: {pgd_delta:+.1f} points "
+    lines = [f"- clean accuracy: {clean_delta:+.1f} points; {label} accuracy: {adv_delta:+.1f} points "
              "(paper, CIFAR at iso-accuracy: adversarial +3 to +4 points)",
              f"- compression (storage ratio, > 1 is smaller): {u8['size_bits'] / q['size_bits']:.2f}× vs uniform "
              f"8-bit, {q['compression_vs_fp32']:.2f}× vs float32 (paper: > 5× compression)"]
@@ -49,6 +53,33 @@ def comparison_vs_uniform8(report: dict) -> list[str]:
     savings = ", ".join(f"{a} {q['energy'][a]['saving_vs_uniform8']:.2f}×" for a in archs)
     lines.append(f"- energy saving vs uniform 8-bit: {savings} (paper: > 2×)")
     return lines
+
+
+def _attacks_line(report: dict) -> str:
+    rob = report["models"]["quanos"]["robustness"]
+    described = []
+    for name, result in rob["attacks"].items():
+        params = ", ".join(f"{k} {v}" for k, v in result["params"].items()
+                           if k not in ("name", "eps") and v is not None)
+        described.append(f"{name} ({'iterative' if result['iterative'] else 'single step'}"
+                         + (f"; {params}" if params else "") + ")")
+    probe = rob["large_eps"]
+    return (f"Attacks (L∞, white-box on each model): {', '.join(described)}; black-box = "
+            f"{reference_label(rob)} examples transferred from an independently trained float surrogate (seed "
+            f"{report['surrogate']['seed']}, clean {_pct(report['surrogate']['clean'])}%). Large-eps probe: "
+            f"{probe['attack']} at eps {probe['eps']:.3g} ({probe['steps']} steps, first {probe['samples']} images).")
+
+
+def _checks_table(report: dict) -> list[str]:
+    models = report["models"]
+    names = list(dict.fromkeys(c["name"] for m in models.values() for c in m["robustness"]["checks"]))
+    out = ["| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for name in _order(models):
+        checks = {c["name"]: c for c in models[name]["robustness"]["checks"]}
+        cells = ["n/a" if n not in checks else "pass" if checks[n]["passed"] else f"**FAIL**: {checks[n]['detail']}"
+                 for n in names]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
 
 
 def render_markdown(report: dict) -> str:
@@ -63,20 +94,13 @@ def render_markdown(report: dict) -> str:
         "model "
         f"from the same warm weights; ANS by FGSM at eps {q['ans_eps']:.4g} ({q['activation']} activations), "
         f"k = clamp({q['k_init']} - round({q['k_init']}·ANS), {q['k_min']}, {q['k_init']}). "
-        f"Accuracies on the {ds['test_size']} test images; black-box = PGD examples transferred from an "
-        f"independently trained float surrogate (seed {report['surrogate']['seed']}, clean "
-        f"{_pct(report['surrogate']['clean'])}%). Energy: {cfg['technology']} technology, {cfg['dataflow']} "
-        f"dataflow; savings are E(uniform 16 or 8 bit) / E(model) on the same architecture.", "",
+        f"Accuracies on the {ds['test_size']} test images. {_attacks_line(report)} Energy: {cfg['technology']} "
+        f"technology, {cfg['dataflow']} dataflow; savings are E(uniform 16 or 8 bit) / E(model) on the same "
+        "architecture.", "",
         "## Summary", "", *summary_table(report), "",
         "## QUANOS vs uniform 8-bit", "", *comparison_vs_uniform8(report), "",
-        "## Sanity checks", "",
-        "| model | " + " | ".join(c["name"] for c in report["models"]["quanos"]["robustness"]["checks"]) + " |",
-        "|---|" + "---|" * len(report["models"]["quanos"]["robustness"]["checks"]),
+        "## Sanity checks", "", *_checks_table(report),
     ]
-    for name in _order(report["models"]):
-        checks = report["models"][name]["robustness"]["checks"]
-        out.append(f"| {name} | " + " | ".join("pass" if c["passed"] else f"**FAIL**: {c['detail']}" for c in checks)
-                   + " |")
     out += ["", "All checks passed." if report["sanity"]["all_passed"] else
             "Some checks FAILED: treat the affected robustness numbers as unreliable (possible gradient masking).",
             "", "## Per-layer ANS and bits", "", "| layer | kind | MACs | weights | ANS | bits (w/a) |",

@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..io import atomic_write_bytes
+from ..robustness import reference_accuracy, reference_label
 
 
 def save_figure(fig: Figure, path: Path) -> None:
@@ -39,23 +40,25 @@ def ans_bits_figure(report: dict) -> Figure:
 
 
 def pareto_figure(report: dict) -> Figure:
-    """One column per MAC architecture; top row clean accuracy, bottom row PGD accuracy."""
+    """One column per MAC architecture; top row clean accuracy, bottom row accuracy under the
+    headline attack (the first iterative one configured)."""
     archs = report["config"]["mac_architectures"]
     models = report["models"]
-    uniform = sorted((n for n, m in models.items() if m["kind"] == "uniform"), key=lambda n: int(n[7:]))
+    uniform = sorted((n for n, m in models.items() if m["kind"] == "uniform"), key=lambda n: models[n]["bit_width"])
     fig = Figure(figsize=(3.6 * len(archs), 6.4))
-    rows = (("clean", "clean accuracy (%)", "tab:red"),
-            ("pgd", f"PGD accuracy, eps {report['config']['pgd_eps']:.3g} (%)", "tab:orange"))
+    rows = ((lambda rob: rob["clean"], "clean accuracy (%)", "tab:red"),
+            (reference_accuracy, f"{reference_label(models['quanos']['robustness'])} accuracy (%)", "tab:orange"))
     for col, arch in enumerate(archs):
         for row, (metric, ylabel, color) in enumerate(rows):
             ax = fig.add_subplot(2, len(archs), row * len(archs) + col + 1)
             xs = [models[n]["energy"][arch]["energy_pj"] / 1e6 for n in uniform]
-            ys = [100 * models[n]["robustness"][metric] for n in uniform]
+            ys = [100 * metric(models[n]["robustness"]) for n in uniform]
             ax.plot(xs, ys, "o-", color="tab:gray", label="uniform")
             for n, xv, yv in zip(uniform, xs, ys):
-                ax.annotate(n[7:] + "b", (xv, yv), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                ax.annotate(f"{models[n]['bit_width']}b", (xv, yv), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
             q = models["quanos"]
-            ax.plot(q["energy"][arch]["energy_pj"] / 1e6, 100 * q["robustness"][metric], "*", markersize=14,
+            ax.plot(q["energy"][arch]["energy_pj"] / 1e6, 100 * metric(q["robustness"]), "*", markersize=14,
                     color=color, label="QUANOS")
             ax.grid(alpha=0.3)
             if row == 0:

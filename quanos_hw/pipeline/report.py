@@ -8,6 +8,7 @@ import io
 import json
 import platform
 import subprocess
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .config import RunConfig
 from .markdown import render_markdown
 from .plots import write_plots
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENERGY_KEYS = ("energy_pj", "mac_energy_pj", "memory_energy_pj", "cycles")
 
 
@@ -43,12 +44,38 @@ def git_revision() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _model_entry(name: str, phase: dict, robustness: dict, layers, config: RunConfig) -> dict:
+@dataclass(frozen=True)
+class ModelKind:
+    """What a reported model is: ``kind`` hybrid, uniform or float; ``bit_width`` the uniform width
+    (None for hybrid, whose per-layer bits are in the report, and for float)."""
+
+    kind: str
+    bit_width: int | None = None
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """Everything a run's report is built from."""
+
+    config: RunConfig
+    config_hash: str
+    data: object  # quanos_hw.data.Dataset
+    layers: list  # energy_models LayerSpec, in network order
+    iterations: list[dict]  # the ans_i phase states
+    kinds: dict[str, ModelKind]  # model name -> kind
+    phases: dict[str, dict]  # model name -> its training phase state
+    robustness: dict[str, dict]  # model name -> RobustnessResult.to_dict()
+    iso_bits: int | None
+    surrogate: dict  # the surrogate's phase state
+    timing: dict[str, float]
+
+
+def _model_entry(kind: ModelKind, phase: dict, robustness: dict, layers, config: RunConfig) -> dict:
     quantized = phase["quantized"]
     bits = phase["bits"] if quantized else None
     fp32_bits = sum(lyr.params for lyr in layers) * 32
-    entry = {"kind": "hybrid" if name == "quanos" else ("uniform" if quantized else "float"),
-             "bits": bits, "mean_weight_bits": None, "size_bits": fp32_bits, "compression_vs_fp32": 1.0,
+    entry = {"kind": kind.kind, "bit_width": kind.bit_width, "bits": bits, "mean_weight_bits": None,
+             "size_bits": fp32_bits, "compression_vs_fp32": 1.0,
              "compression_vs_uniform16": None, "energy": None,
              "test_accuracy_after_training": phase["test_accuracy"], "history": phase["history"],
              "robustness": robustness}
@@ -73,10 +100,10 @@ def _model_entry(name: str, phase: dict, robustness: dict, layers, config: RunCo
     return entry
 
 
-def build_report(config: RunConfig, config_hash: str, data, layers, iterations: list[dict], phases: dict,
-                 robustness: dict, iso_bits: int | None, surrogate: dict, timing: dict) -> dict:
-    final = iterations[-1]
-    models = {name: _model_entry(name, phases[name], robustness[name], layers, config) for name in phases}
+def build_report(run: RunOutputs) -> dict:
+    config, data, layers, final = run.config, run.data, run.layers, run.iterations[-1]
+    models = {name: _model_entry(run.kinds[name], run.phases[name], run.robustness[name], layers, config)
+              for name in run.phases}
     failed = [f"{name}: {c['name']}" for name, m in models.items() for c in m["robustness"]["checks"]
               if not c["passed"]]
     return {
@@ -84,22 +111,22 @@ def build_report(config: RunConfig, config_hash: str, data, layers, iterations: 
         "tool": {"name": "quanos-hw", "version": __version__, "git_revision": git_revision(),
                  "python": platform.python_version(), "packages": _packages()},
         "config": config.to_dict(),
-        "config_hash": config_hash,
+        "config_hash": run.config_hash,
         "seed": config.seed,
         "dataset": {"name": data.info.name, "train_size": len(data.train), "test_size": len(data.test),
                     "input_shape": list(data.info.input_shape), "num_classes": data.info.num_classes},
         "quanos": {"ans_eps": config.ans_eps, "activation": config.ans_activation, "k_init": config.k_init,
-                   "k_min": config.k_min, "first_last": config.first_last, "iterations": iterations},
+                   "k_min": config.k_min, "first_last": config.first_last, "iterations": run.iterations},
         "bits": final["bits"],
-        "iso_size_bits": iso_bits,
+        "iso_size_bits": run.iso_bits,
         "layers": [{"name": lyr.name, "kind": lyr.kind, "macs": lyr.macs, "weights": lyr.weights,
                     "params": lyr.params, "ans": final["ans"][lyr.name],
                     "weight_bit_width": final["bits"][lyr.name]["weight_bit_width"],
                     "act_bit_width": final["bits"][lyr.name]["act_bit_width"]} for lyr in layers],
         "models": models,
-        "surrogate": {"seed": config.surrogate_seed, "clean": surrogate["test_accuracy"]},
+        "surrogate": {"seed": config.surrogate_seed, "clean": run.surrogate["test_accuracy"]},
         "sanity": {"all_passed": not failed, "failed": failed},
-        "timing_s": {k: round(v, 2) for k, v in timing.items()},
+        "timing_s": {k: round(v, 2) for k, v in run.timing.items()},
     }
 
 
@@ -121,11 +148,9 @@ def layers_csv(report: dict) -> str:
     return buffer.getvalue()
 
 
-def write_outputs(root: Path, config: RunConfig, config_hash: str, data, layers, iterations, phases, robustness,
-                  iso_bits, surrogate, timing) -> tuple[dict, list[str]]:
+def write_outputs(root: Path, run: RunOutputs) -> tuple[dict, list[str]]:
     """Write every result file atomically; return the report and the files' paths (report.json last)."""
-    report = build_report(config, config_hash, data, layers, iterations, phases, robustness, iso_bits, surrogate,
-                          timing)
+    report = build_report(run)
     files = []
     save_bit_config(report["bits"], root / "bits.json")
     atomic_write_text(root / "layers.csv", layers_csv(report))

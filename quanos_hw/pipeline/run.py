@@ -12,7 +12,8 @@ Phases (each skipped on ``resume`` once finished; training phases resume mid-way
    uniform bit-width whose weight storage is closest to the hybrid's; reused when it is one
    of ``uniform_bits``).
 5. ``surrogate``: an independent float network (another seed) for black-box transfer attacks.
-6. ``eval_<model>``: clean, FGSM, PGD, large-eps and black-box accuracy with sanity checks.
+6. ``eval_<model>``: clean accuracy, every configured attack (white-box, and black-box from the
+   surrogate) and the large-eps probe, with sanity checks (quanos_hw.robustness).
 
 Energy and size of every quantized model come from energy_models on every configured MAC
 architecture; the report and plots are written at the end (atomically).
@@ -69,6 +70,13 @@ def iso_size_bits(weights: list[int], hybrid_bits: list[int]) -> int:
     target = sum(w * b for w, b in zip(weights, hybrid_bits))
     total = sum(weights)
     return min(range(MAX_BITS, MIN_BITS - 1, -1), key=lambda b: abs(total * b - target))
+
+
+def attack_config(c: RunConfig) -> AttackConfig:
+    """The robustness evaluation of a resolved run (or compare) configuration."""
+    return AttackConfig(attacks=c.attacks, large_eps=c.large_eps, large_eps_steps=c.large_eps_steps,
+                        large_eps_samples=c.large_eps_samples, tolerance=c.check_tolerance, seed=c.seed,
+                        batch_size=c.eval_batch_size)
 
 
 class Runner:
@@ -165,15 +173,11 @@ class Runner:
 
     # -- evaluation ------------------------------------------------------------------------------
     def attack_config(self) -> AttackConfig:
-        c = self.c
-        return AttackConfig(fgsm_eps=tuple(c.fgsm_eps), pgd_eps=c.pgd_eps, pgd_alpha=c.pgd_alpha, pgd_steps=c.pgd_steps,
-                            pgd_random_start=c.pgd_random_start, large_eps=c.large_eps,
-                            large_eps_steps=c.large_eps_steps, large_eps_samples=c.large_eps_samples,
-                            tolerance=c.check_tolerance, seed=c.seed,
-                            batch_size=c.eval_batch_size)
+        return attack_config(self.c)
 
     def evaluate_all(self, models: dict[str, str]) -> dict[str, dict]:
-        results, transfer = {}, None
+        """Robustness of each model (name -> phase), every attack of the configuration."""
+        results, transfer, config = {}, None, self.attack_config()
         test = self.data.test.to(self.device)
         for name, phase in models.items():
             key = f"eval_{name}"
@@ -181,12 +185,12 @@ class Runner:
             if state is None:
                 if transfer is None:
                     self.log(f"[{self.prefix}surrogate] crafting transfer attacks for the black-box evaluation")
-                    transfer = craft_transfer_set(self.load("surrogate", self.c.surrogate_seed), test,
-                                                  self.attack_config(), self.progress)
+                    transfer = craft_transfer_set(self.load("surrogate", self.c.surrogate_seed), test, config,
+                                                  self.progress)
                 self.log(f"[{self.prefix}{key}] white-box and black-box attacks on {name}")
                 start = time.perf_counter()
-                result = evaluate_robustness(self.load(phase), test, self.attack_config(),
-                                             self.data.info.num_classes, transfer, self.progress)
+                result = evaluate_robustness(self.load(phase), test, config, self.data.info.num_classes, transfer,
+                                             self.progress)
                 self.timing[self.prefix + key] = time.perf_counter() - start
                 state = self.finish(key, result.to_dict())
             results[name] = state
@@ -224,7 +228,7 @@ def prepare(config: RunConfig, resume: bool) -> Setup:
 
 def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
     """Run the QUANOS experiment described by ``config``; return the report and the files written."""
-    from .report import write_outputs
+    from .report import ModelKind, RunOutputs, write_outputs
 
     log = log or (lambda msg: tqdm.write(msg))
     setup = prepare(config, resume)
@@ -244,12 +248,14 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
     final_bits = iterations[-1]["bits"]
 
     models: dict[str, str] = {"quanos": source}
+    kinds = {"quanos": ModelKind("hybrid"), "float32": ModelKind("float")}
     if c.float_baseline:
         r.train_phase("float32", init="warmup", bits=16, quantize=False, epochs=Q, offset=W)
         models["float32"] = "float32"
     for b in sorted(set(c.uniform_bits), reverse=True):
         r.train_phase(f"uniform{b}", init="warmup", bits=b, quantize=True, epochs=Q, offset=W)
         models[f"uniform{b}"] = f"uniform{b}"
+        kinds[f"uniform{b}"] = ModelKind("uniform", b)
     iso = None
     if c.iso_size:
         hybrid = [final_bits[lyr.name]["weight_bit_width"] for lyr in layers]
@@ -257,10 +263,12 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
         if iso not in c.uniform_bits:
             r.train_phase(f"uniform{iso}", init="warmup", bits=iso, quantize=True, epochs=Q, offset=W)
             models[f"uniform{iso}"] = f"uniform{iso}"
+            kinds[f"uniform{iso}"] = ModelKind("uniform", iso)
     r.train_phase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0, seed=c.surrogate_seed)
     robustness = r.evaluate_all(models)
 
     phases = {name: ws.done(phase) for name, phase in models.items()}
-    report, files = write_outputs(ws.root, c, ws.config_hash, data, layers, iterations, phases, robustness, iso,
-                                  ws.done("surrogate"), r.timing)
+    report, files = write_outputs(ws.root, RunOutputs(
+        config=c, config_hash=ws.config_hash, data=data, layers=layers, iterations=iterations, kinds=kinds,
+        phases=phases, robustness=robustness, iso_bits=iso, surrogate=ws.done("surrogate"), timing=r.timing))
     return RunResult(report=report, out_dir=ws.root, files=files)

@@ -1,9 +1,13 @@
+import dataclasses
+
 import pytest
 import torch
 import torchattacks
+from torch.utils.data import DataLoader, TensorDataset
 
 from quanos_hw import create_model, quantizable_layers
-from quanos_hw.attacks import ATTACKS, attack_dataset, fgsm, pgd
+from quanos_hw.attacks import ATTACKS, FGSM, PGD, AttackSpec, FGSMRandomStart, attack_dataset, attack_spec, fgsm, pgd
+from quanos_hw.attacks.fgsm_rs import fgsm_rs
 from quanos_hw.errors import InputError
 from quanos_hw.quantization import calibrate_activations, set_quantization
 
@@ -82,11 +86,99 @@ def test_gradients_flow_through_brevitas_quantizers(models, batch):
     assert (adv != x).float().mean() > 0.5  # straight-through estimation gives non-zero gradients
 
 
-def test_attack_dataset_and_registry(models, mnist5k):
+def test_attack_dataset_accepts_a_dataloader(models, mnist5k):
     data = mnist5k.test.head(100)
-    adv = attack_dataset(ATTACKS.get("fgsm"), models["float"], data, batch_size=32, eps=0.1)
+    adv = attack_dataset(fgsm, models["float"], data, batch_size=32, eps=0.1)
     assert adv.images.shape == data.images.shape and torch.equal(adv.labels, data.labels)
-    assert ATTACKS.names() == ["fgsm", "pgd"]
+    loader = DataLoader(TensorDataset(data.images, data.labels), batch_size=32, shuffle=False)
+    from_loader = attack_dataset(fgsm, models["float"], loader, eps=0.1)
+    assert torch.equal(from_loader.images, adv.images) and torch.equal(from_loader.labels, adv.labels)
+
+
+def test_fgsm_rs_equals_torchattacks_ffgsm_bit_for_bit(models, batch):
+    """torchattacks draws its start as randn_like(x).uniform_(...): burn the same normals first."""
+    model, (x, y) = models["mixed"], batch
+    torch.manual_seed(11)
+    torch.randn_like(x)
+    ours = fgsm_rs(model, x, y, eps=0.1, alpha=0.125)
+    torch.manual_seed(11)
+    theirs = torchattacks.FFGSM(model, eps=0.1, alpha=0.125)(x, y)
+    assert torch.equal(ours, theirs)
+    assert torch.equal(fgsm_rs(model, x, y, eps=0.1, seed=5),  # alpha defaults to Wong et al.'s 1.25 eps
+                       pgd(model, x, y, eps=0.1, alpha=0.125, steps=1, random_start=True, seed=5))
+
+
+# -- the registry and the specs: every registered attack -----------------------------------------
+def test_the_registry_lists_every_attack_and_its_spec():
+    assert ATTACKS.names() == ["fgsm", "fgsm_rs", "pgd"]
+    assert [ATTACKS.get(n) for n in ATTACKS.names()] == [FGSM, FGSMRandomStart, PGD]
+    assert {n: (ATTACKS.get(n).iterative, ATTACKS.get(n).randomized) for n in ATTACKS} == {
+        "fgsm": (False, False), "fgsm_rs": (False, True), "pgd": (True, True)}
+
+
+@pytest.mark.parametrize("name", ATTACKS.names())
+def test_every_attack_stays_in_its_budget_and_restores_the_mode(models, batch, name):
+    spec = attack_spec({"name": name, "eps": [0.05, 0.1]})
+    assert isinstance(spec, AttackSpec) and spec.name == name and spec.eps == (0.05, 0.1)
+    model, (x, y) = models["mixed"], batch
+    model.train()
+    adv = spec.perturb(model, x, y, eps=0.05, seed=0)
+    assert model.training
+    model.eval()
+    assert (adv - x).abs().max() <= 0.05 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert (adv != x).float().mean() > 0.3
+    assert torch.equal(adv, spec.perturb(model, x, y, eps=0.05, seed=0))  # reproducible from the seed
+    clean = (model(x).argmax(1) == y).float().mean()
+    assert (model(spec.perturb(model, x, y, eps=0.1, seed=0)).argmax(1) == y).float().mean() < clean
+
+
+@pytest.mark.parametrize("name", ATTACKS.names())
+def test_every_spec_round_trips_through_its_config_mapping(name):
+    spec = attack_spec({"name": name, "eps": 0.1})
+    assert spec.eps == (0.1,)
+    raw = spec.to_dict()
+    assert raw["name"] == name and raw["eps"] == [0.1]
+    assert attack_spec(raw) == spec and hash(attack_spec(raw)) == hash(spec)
+    large = spec.at_large_eps(0.5, 7)
+    assert type(large) is type(spec) and large.eps == (0.5,)
+
+
+@pytest.mark.parametrize("name", ATTACKS.names())
+@pytest.mark.parametrize("raw, match", [
+    ({"eps": [0.1], "strength": 3}, r"has no parameter\(s\) \['strength'\]; its parameters: \[.*'eps'"),
+    ({}, r"needs parameter\(s\) \['eps'\]"),
+    ({"eps": []}, "eps needs at least one value"),
+    ({"eps": [0.1, 1.5]}, "eps must be between 0 and 1"),
+    ({"eps": [0.1, 0.1]}, "eps values must be distinct"),
+])
+def test_bad_spec_parameters_are_input_errors(name, raw, match):
+    with pytest.raises(InputError, match=f"attack '{name}'.*" + match):
+        attack_spec({"name": name, **raw})
+
+
+@pytest.mark.parametrize("raw, match", [
+    ({"name": "pgd", "eps": [0.1], "steps": 0}, "steps must be a positive integer"),
+    ({"name": "pgd", "eps": [0.1], "alpha": 2.0}, "alpha must be between 0 and 1"),
+    ({"name": "pgd", "eps": [0.1], "random_start": "yes"}, "random_start must be true or false"),
+    ({"name": "fgsm_rs", "eps": [0.9]}, r"alpha must be between 0 and 1 .*got 1.125"),
+    ({"name": "fgsm_rs", "eps": [0.1], "seed": 1.5}, "seed must be an integer or null"),
+    ({"name": "cw", "eps": [0.1]}, "unknown attack 'cw'; choose one of: fgsm, fgsm_rs, pgd"),
+    ({"eps": [0.1]}, "must be a mapping with a 'name'"),
+])
+def test_bad_attack_specific_parameters(raw, match):
+    with pytest.raises(InputError, match=match):
+        attack_spec(raw)
+
+
+def test_pgd_spec_defaults_and_its_large_eps_form(models, batch):
+    spec = PGD(eps=(0.1,), steps=3)
+    x, y = batch
+    assert torch.equal(spec.perturb(models["float"], x, y, eps=0.1, seed=2),  # alpha = eps / 4, evaluation seed
+                       pgd(models["float"], x, y, eps=0.1, alpha=0.025, steps=3, seed=2))
+    pinned = dataclasses.replace(spec, seed=9)
+    assert torch.equal(pinned.perturb(models["float"], x, y, eps=0.1, seed=2),  # its own seed wins
+                       pgd(models["float"], x, y, eps=0.1, alpha=0.025, steps=3, seed=9))
+    assert spec.at_large_eps(0.5, 10) == PGD(eps=(0.5,), alpha=0.125, steps=10, random_start=False)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from quanos_hw.attacks import FGSM, PGD, FGSMRandomStart
 from quanos_hw.errors import ConfigError
 from quanos_hw.pipeline.config import (
     RunConfig,
@@ -17,10 +18,28 @@ from quanos_hw.pipeline.config import (
 def test_defaults_resolve_to_the_dataset_budgets():
     c = RunConfig().resolve()
     assert (c.dataset, c.model) == ("mnist5k", "small_cnn")
-    assert c.ans_eps == 0.1 and c.fgsm_eps == (0.05, 0.1, 0.2) and c.pgd_eps == 0.1 and c.pgd_alpha == 0.025
+    assert c.ans_eps == 0.1 and c.attacks == (FGSM(eps=(0.05, 0.1, 0.2)),
+                                              PGD(eps=(0.1,), alpha=0.025, steps=10, random_start=True))
     assert c.augment == "shift" and c.surrogate_seed == 1
     cifar = dataclasses.replace(RunConfig(), dataset="cifar10").resolve()
     assert cifar.ans_eps == pytest.approx(8 / 255) and cifar.augment == "crop_flip"
+    assert cifar.attacks == (FGSM(eps=(2 / 255, 4 / 255, 8 / 255)), PGD(eps=(8 / 255,), alpha=2 / 255))
+    mine = (FGSMRandomStart(eps=(0.1,)),)
+    assert dataclasses.replace(RunConfig(), attacks=mine).resolve().attacks == mine  # set attacks are kept
+
+
+def test_attacks_from_set_and_files_round_trip_through_config_json(tmp_path):
+    c = parse_set(["attacks=[{name: fgsm_rs, eps: 0.1, seed: 4}, {name: pgd, eps: [0.1, 0.2], steps: 20}]"],
+                  RunConfig())
+    assert c.attacks == (FGSMRandomStart(eps=(0.1,), seed=4), PGD(eps=(0.1, 0.2), steps=20))
+    assert c.to_dict()["attacks"] == [{"name": "fgsm_rs", "eps": [0.1], "alpha": None, "seed": 4},
+                                      {"name": "pgd", "eps": [0.1, 0.2], "alpha": None, "steps": 20,
+                                       "random_start": True, "seed": None}]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"config_hash": c.hash(), "config": c.to_dict()}))
+    again = load_config_file(path)
+    assert again == c and again.hash() == c.hash()
+    assert c.hash() != parse_set(["attacks=[{name: fgsm_rs, eps: 0.1, seed: 5}]"], RunConfig()).hash()
 
 
 def test_hash_ignores_output_dir_and_device_only():
@@ -37,9 +56,9 @@ def test_set_parses_yaml_scalars_and_lists():
 
 def test_files_and_presets(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("seed: 3\nfgsm_eps: [0.1, 0.3]\n")
+    path.write_text("seed: 3\nattacks:\n  - name: fgsm\n    eps: [0.1, 0.3]\n")
     c = load_config_file(path)
-    assert c.seed == 3 and c.fgsm_eps == (0.1, 0.3)
+    assert c.seed == 3 and c.attacks == (FGSM(eps=(0.1, 0.3)),)
     as_json = tmp_path / "c.json"
     as_json.write_text(json.dumps({"config_hash": "x", "config": {"seed": 4}}))  # a results folder's config.json
     assert load_config_file(as_json).seed == 4
@@ -59,7 +78,14 @@ def test_files_and_presets(tmp_path):
     ({"dataset": "imagenet"}, "config key 'dataset' must be one of"),
     ({"model": "lenet"}, "config key 'model' must be one of"),
     ({"ans_eps": 1.5}, "'ans_eps' must be between 0 and 1"),
-    ({"fgsm_eps": [-0.1]}, "'fgsm_eps' values must be between 0 and 1"),
+    ({"fgsm_eps": [0.1]}, r"unknown config key\(s\) \['fgsm_eps'\]"),
+    ({"attacks": [{"name": "fgsm", "eps": [-0.1]}]}, "config key 'attacks': attack 'fgsm' eps must be between 0 and 1"),
+    ({"attacks": [{"name": "cw", "eps": [0.1]}]}, "config key 'attacks': unknown attack 'cw'; choose one of: fgsm, "
+                                                  "fgsm_rs, pgd"),
+    ({"attacks": [{"name": "pgd", "eps": [0.1], "steps": 2.5}]}, "attack 'pgd' steps must be a positive integer"),
+    ({"attacks": []}, "config key 'attacks': attacks must be a non-empty list"),
+    ({"attacks": {"name": "fgsm", "eps": [0.1]}}, "config key 'attacks': attacks must be a non-empty list"),
+    ({"attacks": [{"name": "fgsm", "eps": [0.1]}, {"name": "fgsm", "eps": [0.2]}]}, "listed more than once"),
     ({"k_min": 1}, "'k_min' must be between 2 and 16"),
     ({"k_min": 12, "k_init": 8}, "must not exceed"),
     ({"uniform_bits": [4, 2]}, "must include 16 and 8"),

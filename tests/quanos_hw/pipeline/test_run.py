@@ -9,11 +9,28 @@ import jsonschema
 import pytest
 
 from quanos_hw.allocation import quanos_bits
+from quanos_hw.cli.run_cmd import summary
 from quanos_hw.errors import ConfigError, InputError
 from quanos_hw.pipeline import run
 from quanos_hw.pipeline.config import RunConfig, parse_set
 from quanos_hw.pipeline.run import iso_size_bits, qat_shares
+from quanos_hw.robustness import accuracy_columns, reference_accuracy
 from tests.conftest import FAST
+
+SCHEMA = json.loads(resources.files("quanos_hw").joinpath("schemas", "report.schema.json").read_text())
+
+
+def _table(md: str, header_start: str) -> list[dict[str, str]]:
+    """The markdown table whose header row starts with ``header_start``, as dicts by column."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    head = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(head, (c.strip() for c in line.strip("|").split("|")))))
+    return rows
 
 FILES = ["report.json", "report.md", "bits.json", "layers.csv", "ans_bits.png", "pareto.png", "energy_breakdown.png"]
 
@@ -29,8 +46,9 @@ def test_writes_every_file_and_valid_pngs(fast_run):
 
 
 def test_report_validates_against_the_shipped_schema(fast_run):
-    schema = json.loads(resources.files("quanos_hw").joinpath("schemas", "report.schema.json").read_text())
+    schema = SCHEMA
     report = json.loads((fast_run.out_dir / "report.json").read_text())
+    assert report == fast_run.report
     jsonschema.validate(report, schema)
     assert set(report["models"]) >= {"quanos", "float32", "uniform16", "uniform8", "uniform4"}
     broken = dict(report)
@@ -71,20 +89,128 @@ def test_models_carry_metrics_energy_and_consistent_baselines(fast_run):
     assert iso == iso_size_bits(per_layer, hybrid) and f"uniform{iso}" in models
 
 
-def test_layers_csv_and_markdown(fast_run):
+def test_models_are_described_by_kind_and_bit_width(fast_run):
+    models = fast_run.report["models"]
+    widths = {n: m["bit_width"] for n, m in models.items() if m["kind"] == "uniform"}
+    assert widths == {f"uniform{b}": b for b in (16, 8, 4, fast_run.report["iso_size_bits"])}
+    for name, b in widths.items():
+        assert {(v["weight_bit_width"], v["act_bit_width"]) for v in models[name]["bits"].values()} == {(b, b)}
+    assert (models["quanos"]["kind"], models["quanos"]["bit_width"]) == ("hybrid", None)
+    assert models["quanos"]["bits"] == fast_run.report["bits"]
+    assert [models["float32"][k] for k in ("kind", "bit_width", "bits")] == ["float", None, None]
+
+
+def test_every_model_is_evaluated_under_every_configured_attack(fast_run):
+    report = fast_run.report
+    assert [a["name"] for a in report["config"]["attacks"]] == ["fgsm", "pgd"]
+    failed = []
+    for name, m in report["models"].items():
+        rob = m["robustness"]
+        assert {a: (r["iterative"], list(r["white_box"]), list(r["black_box"])) for a, r in rob["attacks"].items()} == {
+            "fgsm": (False, ["0.05", "0.1", "0.2"], ["0.05", "0.1", "0.2"]), "pgd": (True, ["0.1"], ["0.1"])}
+        assert rob["attacks"]["pgd"]["params"] == {"name": "pgd", "eps": [0.1], "alpha": 0.025, "steps": 3,
+                                                   "random_start": True, "seed": None}
+        assert rob["reference"] == {"attack": "pgd", "eps": "0.1"}
+        assert rob["large_eps"] == {"attack": "pgd", "eps": 0.5, "steps": 3, "samples": 60,
+                                    "accuracy": rob["large_eps"]["accuracy"]}
+        assert [c["name"] for c in rob["checks"]] == ["iterative_not_weaker_than_single_step", "large_eps_near_chance",
+                                                      "blackbox_not_stronger_than_whitebox", "accuracy_monotone_in_eps"]
+        assert rob["all_checks_passed"] == all(c["passed"] for c in rob["checks"])
+        failed += [f"{name}: {c['name']}" for c in rob["checks"] if not c["passed"]]
+        fgsm = rob["attacks"]["fgsm"]["white_box"]
+        monotone = fgsm["0.05"] + 0.01 >= fgsm["0.1"] and fgsm["0.1"] + 0.01 >= fgsm["0.2"]
+        assert rob["checks"][3]["passed"] == monotone
+        assert rob["checks"][0]["passed"] == (rob["attacks"]["pgd"]["white_box"]["0.1"] <= fgsm["0.1"] + 0.01)
+    assert report["sanity"] == {"all_passed": not failed, "failed": failed}
+
+
+def test_layers_csv_holds_the_report_values(fast_run):
+    report = fast_run.report
     rows = list(csv.DictReader((fast_run.out_dir / "layers.csv").open()))
-    assert [r["name"] for r in rows] == [layer["name"] for layer in fast_run.report["layers"]]
-    assert "quanos_energy_pj_bitfusion" in rows[0]
+    assert [r["name"] for r in rows] == [layer["name"] for layer in report["layers"]]
+    for i, (row, layer) in enumerate(zip(rows, report["layers"])):
+        assert float(row["ans"]) == pytest.approx(layer["ans"], abs=5e-7)
+        assert int(row["weight_bit_width"]) == layer["weight_bit_width"] and int(row["macs"]) == layer["macs"]
+        for arch in report["config"]["mac_architectures"]:
+            for model in ("quanos", "uniform16"):
+                expected = report["models"][model]["energy"][arch]["layers"][i]["energy_pj"]
+                assert float(row[f"{model}_energy_pj_{arch}"]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_markdown_tables_hold_the_report_values(fast_run):
+    report = fast_run.report
     md = (fast_run.out_dir / "report.md").read_text()
-    assert "| quanos |" in md and "## Sanity checks" in md and "config.json" in md
+    assert f"`quanos run --config {report['config']['out_dir']}/config.json --out NEW_DIR`" in md
+    summary_rows = _table(md, "| model | mean w bits |")
+    iso = report["iso_size_bits"]
+    assert [r["model"] for r in summary_rows] == ["float32"] + [
+        f"uniform{b}" + (" (iso-size)" if b == iso else "") for b in sorted({16, 8, 4, iso}, reverse=True)] + ["quanos"]
+    columns = accuracy_columns(report["models"]["quanos"]["robustness"])
+    assert list(columns) == ["clean", "fgsm 0.05", "fgsm 0.1", "fgsm 0.2", "pgd 0.1", "black-box pgd 0.1"]
+    for row in summary_rows:
+        m = report["models"][row["model"].replace(" (iso-size)", "")]
+        for label, value in accuracy_columns(m["robustness"]).items():
+            assert row[f"{label} %"] == f"{100 * value:.1f}"
+        if m["energy"] is not None:
+            e = m["energy"]["data_gated"]
+            assert row["E data_gated µJ (×u16/×u8)"] == (f"{e['energy_pj'] / 1e6:.3g} ({e['saving_vs_uniform16']:.2f}×/"
+                                                         f"{e['saving_vs_uniform8']:.2f}×)")
+    checks = _table(md, "| model | iterative_not_weaker")
+    for row in checks:
+        for c in report["models"][row["model"]]["robustness"]["checks"]:
+            assert row[c["name"]] == ("pass" if c["passed"] else f"**FAIL**: {c['detail']}")
+    q, u8 = report["models"]["quanos"], report["models"]["uniform8"]
+    delta = 100 * (reference_accuracy(q["robustness"]) - reference_accuracy(u8["robustness"]))
+    assert f"pgd 0.1 accuracy: {delta:+.1f} points" in md
+    layers = _table(md, "| layer | kind |")
+    assert [(r["layer"], r["ANS"], r["bits (w/a)"]) for r in layers] == [
+        (lyr["name"], f"{lyr['ans']:.3f}", f"{lyr['weight_bit_width']}/{lyr['act_bit_width']}")
+        for lyr in report["layers"]]
 
 
-def test_bits_json_feeds_quanos_estimate(fast_run):
+def test_cli_summary_shows_the_report_values(fast_run):
+    text = summary(fast_run)
+    assert text.startswith("headline attack: pgd 0.1 (BB: black-box, from the surrogate)")
+    for name, m in fast_run.report["models"].items():
+        rob = m["robustness"]
+        line = next(row for row in text.splitlines() if row.startswith(f"{name} "))
+        cells = line.split()
+        assert cells[2:5] == [f"{100 * rob['clean']:.1f}%", f"{100 * reference_accuracy(rob):.1f}%",
+                              f"{100 * reference_accuracy(rob, black_box=True):.1f}%"]
+
+
+def test_bits_json_feeds_quanos_estimate(fast_run, capsys):
     from quanos_hw.cli import main
 
+    capsys.readouterr()
     code = main(["estimate", "--model", "small_cnn", "--input-shape", "1,12,12", "--bit-config",
                  str(fast_run.out_dir / "bits.json"), "--mac", "bitfusion", "--json"])
     assert code == 0
+    estimate = json.loads(capsys.readouterr().out)
+    expected = fast_run.report["models"]["quanos"]["energy"]["bitfusion"]
+    assert estimate["totals"]["energy_pj"] == pytest.approx(expected["energy_pj"], rel=1e-12)
+    assert estimate["totals"]["size_bits"] == fast_run.report["models"]["quanos"]["size_bits"]
+
+
+def test_a_run_with_the_new_attack_reports_it_everywhere(tmp_path):
+    """fgsm_rs needs no change outside its file and registration: config, run, report, schema, markdown."""
+    settings = ["dataset=synthetic", "synthetic_train=100", "synthetic_test=60", "warmup_epochs=1", "qat_epochs=1",
+                "attacks=[{name: fgsm_rs, eps: [0.05, 0.2], seed: 3}, {name: pgd, eps: [0.1], steps: 2}]",
+                "large_eps_steps=2", "large_eps_samples=30", "ans_batches=1", "batch_size=50", "float_baseline=false",
+                "uniform_bits=[16, 8]", "iso_size=false", "mac_architectures=[data_gated]", f"out_dir={tmp_path}/run"]
+    result = run(parse_set(settings, RunConfig()), progress=False, log=lambda m: None)
+    report = json.loads((result.out_dir / "report.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert report["config"]["attacks"][0] == {"name": "fgsm_rs", "eps": [0.05, 0.2], "alpha": None, "seed": 3}
+    for m in report["models"].values():
+        rs = m["robustness"]["attacks"]["fgsm_rs"]
+        assert not rs["iterative"] and list(rs["white_box"]) == ["0.05", "0.1", "0.2"]  # + pgd's eps, for the check
+        assert m["robustness"]["checks"][0]["name"] == "iterative_not_weaker_than_single_step"
+    md = (result.out_dir / "report.md").read_text()
+    row = next(r for r in _table(md, "| model | mean w bits |") if r["model"] == "quanos")
+    accuracy = report["models"]["quanos"]["robustness"]["attacks"]["fgsm_rs"]["white_box"]["0.2"]
+    assert row["fgsm_rs 0.2 %"] == f"{100 * accuracy:.1f}"
+    assert "fgsm_rs (single step; seed 3)" in md
 
 
 def test_resume_of_a_finished_run_reproduces_the_report(fast_run):
@@ -118,6 +244,8 @@ def test_qat_split_and_iso_size():
     (["--config", "/nonexistent/run.yaml"], "does not exist"),
     (["--preset", "huge"], "unknown preset"),
     (["--resume"], "--resume needs --out"),
+    (["--set", "attacks=[{name: cw, eps: [0.1]}]"], "unknown attack 'cw'; choose one of: fgsm, fgsm_rs, pgd"),
+    (["--set", "attacks=[{name: pgd, eps: [0.1], step: 3}]"], "attack 'pgd' has no parameter(s) ['step']"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     out = tmp_path / "out"
