@@ -12,6 +12,7 @@ Needs the ``onnx`` extra: ``pip install 'quanos-hw[onnx]'`` (onnx, onnxoptimizer
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
 import os
@@ -133,12 +134,7 @@ def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> 
                          "use --format qonnx")
     exporter = export_onnx_qcdq if fmt == "onnx" else export_qonnx
     with disk_full_is_an_error(out):
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create the folder of export output {str(out)!r}: {exc.strerror or exc}") \
-                from None
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        work = _private_folder(out)
         try:
             tmp = work / out.name
             _run_quietly(lambda: exporter(model, args=torch.rand(1, *shape), export_path=str(tmp)))
@@ -149,6 +145,17 @@ def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> 
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return ExportResult(out, fmt, bits)
+
+
+def _private_folder(out: Path) -> Path:
+    """A new private folder beside ``out`` (same file system: the final move is an atomic rename)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            raise  # reported by disk_full_is_an_error
+        raise InputError(f"cannot write export output {str(out)!r}: {exc.strerror or exc}") from None
 
 
 def _run_quietly(export) -> None:

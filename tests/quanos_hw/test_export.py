@@ -208,3 +208,13 @@ def test_a_failed_export_leaves_nothing_behind(checkpoint, tmp_path, monkeypatch
     if expected is DiskFullError:
         assert str(info.value).startswith(f"no space left on the device while writing {str(out)!r}")
     assert _listing(tmp_path) == []
+
+
+def test_an_unwritable_output_folder_is_one_clear_error(checkpoint, tmp_path, monkeypatch):
+    def denied(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(export_mod.tempfile, "mkdtemp", denied)
+    with pytest.raises(InputError, match=r"^cannot write export output '.*m\.onnx': Permission denied$"):
+        export_model(checkpoint, tmp_path / "m.onnx", "onnx")
+    assert _listing(tmp_path) == []
