@@ -93,8 +93,6 @@ def check_output_path(checkpoint: str | Path, out: str | Path) -> Path:
     except OSError as exc:
         raise InputError(f"{name} cannot be checked: {exc.strerror or exc}") from None
     if info is None:
-        if out.parent.exists() and not out.parent.is_dir():
-            raise InputError(f"{name} cannot be written: {str(out.parent)!r} is not a directory")
         return out
     if Path(checkpoint).exists() and os.path.samefile(out, checkpoint):
         raise InputError(f"{name} is the checkpoint being exported ({str(checkpoint)!r}); choose another --out")
