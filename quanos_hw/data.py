@@ -8,8 +8,7 @@ loading any data (``quanos estimate --dataset cifar10`` needs only the shape).
 
 from __future__ import annotations
 
-import io
-import pickle
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +135,37 @@ def as_tensor_data(data: Batches, max_batches: int | None = None) -> TensorData:
     return TensorData(torch.cat([x.cpu() for x, _ in batches]), torch.cat([y.cpu() for _, y in batches]))
 
 
+def check_split(split: TensorData, image_shape: tuple[int, ...], num_classes: int, origin: str) -> None:
+    """Refuse a split that does not hold what every consumer assumes; the one check of every data
+    source (``origin`` names the file or split in the error). Images: an (N, C, H, W) tensor of
+    ``image_shape`` samples, uint8 (0..255) or finite float32 in [0, 1]; labels: N int64 values in
+    0..num_classes-1; N >= 1."""
+    x, y = split.images, split.labels
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise DatasetError(f"{origin}: images and labels must be tensors")
+    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(image_shape):
+        raise DatasetError(f"{origin}: images must have shape (N, {', '.join(map(str, image_shape))}), got "
+                           f"{tuple(x.shape)}")
+    if x.dtype not in (torch.uint8, torch.float32):
+        raise DatasetError(f"{origin}: images must be uint8 (0..255) or float32 (0..1), got {x.dtype}")
+    if y.ndim != 1 or y.dtype != torch.int64:
+        raise DatasetError(f"{origin}: labels must be a 1-D int64 tensor, got {y.dtype} of shape {tuple(y.shape)}")
+    if x.shape[0] != y.shape[0]:
+        raise DatasetError(f"{origin}: {x.shape[0]} images but {y.shape[0]} labels")
+    if y.shape[0] == 0:
+        raise DatasetError(f"{origin} holds no samples")
+    if x.dtype == torch.float32:
+        if not bool(torch.isfinite(x).all()):
+            raise DatasetError(f"{origin}: images hold NaN or infinite values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0.0 or hi > 1.0:
+            raise DatasetError(f"{origin}: float images must lie in [0, 1], found {lo:.4g}..{hi:.4g}")
+    bad = ((y < 0) | (y >= num_classes)).nonzero()
+    if bad.numel():
+        i = int(bad[0, 0])
+        raise DatasetError(f"{origin}: labels must be in 0..{num_classes - 1}, found {int(y[i])} (sample {i})")
+
+
 #: augmentation name -> (padding of the random crop, random horizontal flip)
 AUGMENTATIONS = {"shift": (2, False), "crop_flip": (4, True)}
 
@@ -208,6 +238,28 @@ def _digits(split_seed: int) -> tuple[TensorData, TensorData]:
     return _tensors(xtr, ytr), _tensors(xte, yte)
 
 
+#: largest synthetic split, in pixels (4 GB of float32)
+MAX_SYNTHETIC_PIXELS = 2**30
+
+
+def _check_synthetic(n_train, n_test, image_shape, num_classes, noise) -> None:
+    def count(name: str, value: object, low: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise DatasetError(f"synthetic {name} must be an integer >= {low}, got {value!r}")
+        return int(value)
+
+    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else ()
+    if len(shape) != 3:
+        raise DatasetError(f"synthetic image_shape must be (channels, height, width), got {image_shape!r}")
+    pixels = math.prod(count("image_shape entry", v, 1) for v in shape)
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if count(name, n, 1) * pixels > MAX_SYNTHETIC_PIXELS:
+            raise DatasetError(f"synthetic {name}={n} of {shape} images exceeds {MAX_SYNTHETIC_PIXELS} pixels")
+    count("num_classes", num_classes, 2)
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not (0 <= noise < math.inf):
+        raise DatasetError(f"synthetic noise must be a finite number >= 0, got {noise!r}")
+
+
 def synthetic_data(
     n_train: int = 600,
     n_test: int = 200,
@@ -217,6 +269,7 @@ def synthetic_data(
     seed: int = 0,
 ) -> tuple[TensorData, TensorData]:
     """Learnable generated images: a smooth random prototype per class plus pixel noise."""
+    _check_synthetic(n_train, n_test, image_shape, num_classes, noise)
     g = np.random.default_rng(seed)
     c, h, w = image_shape
     coarse = g.uniform(0, 1, size=(num_classes, c, max(2, h // 3), max(2, w // 3)))
@@ -230,72 +283,6 @@ def synthetic_data(
         return TensorData(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
 
     return draw(n_train), draw(n_test)
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles only dicts, lists, strings, numbers and NumPy arrays (the CIFAR batch format)."""
-
-    ALLOWED = {
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
-
-
-def _read_batch(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            return _ArrayUnpickler(io.BytesIO(f.read()), encoding="bytes").load()
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure to parse is a corrupt file
-        raise DatasetError(f"corrupt dataset file {str(path)!r}: {exc}") from None
-
-
-def _cifar(name: str, data_dir: str | Path | None, download: bool) -> tuple[TensorData, TensorData]:
-    if data_dir is None:
-        raise DatasetError(f"{name} needs a data directory (--data-dir); this tool never downloads unasked")
-    root = Path(data_dir)
-    folder, train_files, test_files, label_key = (
-        ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels")
-        if name == "cifar10" else ("cifar-100-python", ["train"], ["test"], b"fine_labels")
-    )
-    if download:
-        import torchvision
-
-        cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
-        try:
-            cls(root=str(root), train=True, download=True)
-            cls(root=str(root), train=False, download=True)
-        except Exception as exc:  # noqa: BLE001 - network errors vary by platform
-            raise DatasetError(f"could not download {name} into {str(root)!r}: {exc}") from None
-
-    def load(files: list[str]) -> TensorData:
-        images, labels = [], []
-        for fname in files:
-            path = root / folder / fname
-            try:
-                batch = _read_batch(path)
-            except FileNotFoundError:
-                raise DatasetError(
-                    f"{name} not found: missing {str(path)!r} (expected the python-version archive extracted "
-                    f"under {str(root)!r}; pass download=True / --download to fetch it)"
-                ) from None
-            if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
-                raise DatasetError(f"corrupt dataset file {str(path)!r}: missing data or labels")
-            data = np.asarray(batch[b"data"], dtype=np.uint8)
-            if data.ndim != 2 or data.shape[1] != 3072:
-                raise DatasetError(f"corrupt dataset file {str(path)!r}: data has shape {data.shape}")
-            images.append(data.reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(batch[label_key], dtype=np.int64))
-        return TensorData(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)))
-
-    return load(train_files), load(test_files)
 
 
 def load_dataset(
@@ -324,14 +311,18 @@ def load_dataset(
     elif name == "digits":
         train, test = _digits(split_seed)
     elif name == "synthetic":
+        unknown = sorted(set(synthetic_kwargs) - {"n_train", "n_test", "image_shape", "num_classes", "noise"})
+        if unknown:
+            raise InputError(f"unknown synthetic dataset option(s) {unknown}; choose from n_train, n_test, "
+                             "image_shape, num_classes, noise")
         train, test = synthetic_data(seed=split_seed, **synthetic_kwargs)
-        shape = tuple(train.images.shape[1:])
-        if shape != info.input_shape:
-            info = DatasetInfo(**{**info.__dict__, "input_shape": shape,
-                                  "num_classes": synthetic_kwargs.get("num_classes", info.num_classes)})
+        info = DatasetInfo(**{**info.__dict__, "input_shape": tuple(train.images.shape[1:]),
+                              "num_classes": synthetic_kwargs.get("num_classes", info.num_classes)})
     else:
-        train, test = _cifar(name, data_dir, download)
-    if len(train) == 0 or len(test) == 0:
-        raise DatasetError(f"dataset {name!r} has an empty train or test split")
+        from .cifar import load_cifar
+
+        train, test = load_cifar(name, info.num_classes, data_dir, download)
+    for split, data in (("train", train), ("test", test)):
+        check_split(data, info.input_shape, info.num_classes, f"{name} {split} split")
     mean, std = _stats(train.images)
     return Dataset(info, train, test, mean, std)

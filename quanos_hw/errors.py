@@ -11,6 +11,7 @@ __all__ = [
     "DatasetError",
     "CheckpointError",
     "TrainingDivergedError",
+    "DiskFullError",
 ]
 
 
@@ -28,6 +29,13 @@ class DatasetError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint that is corrupt, foreign, unsafe, or from a different configuration."""
+
+
+class DiskFullError(InputError):
+    """The disk (or the quota) is full while writing a file; nothing half-written is left.
+
+    An InputError, so the CLI reports it as one line with exit code 2: the user's environment
+    must change (free space), not the program."""
 
 
 class TrainingDivergedError(RuntimeError):

@@ -12,8 +12,13 @@ Needs the ``onnx`` extra: ``pip install 'quanos-hw[onnx]'`` (onnx, onnxoptimizer
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
+import os
+import shutil
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +27,13 @@ import torch
 from .bitconfig import get_bit_config
 from .checkpoint import load_checkpoint, load_model_state
 from .errors import CheckpointError, InputError
+from .io import disk_full_is_an_error
 from .models import create_model
 from .quantization import set_quantization
 
 FORMATS = ("onnx", "qonnx")
+#: an existing output file larger than this is never taken for a previous export (protobuf's limit)
+_MAX_ONNX_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,58 @@ def model_from_checkpoint(path: str | Path):
     return model.eval(), tuple(meta["input_shape"]), bool(meta["quantized"])
 
 
+def _is_onnx_model(path: Path) -> bool:
+    """Whether ``path`` holds an ONNX model (a previous export that may be replaced): a protobuf
+    ModelProto with an IR version and a graph of nodes. The first byte is checked before parsing
+    (a serialized model starts with field 1, ir_version: 0x08), so a checkpoint is never parsed."""
+    import onnx
+
+    try:
+        if path.stat().st_size > _MAX_ONNX_BYTES:
+            return False
+        with open(path, "rb") as f:
+            if f.read(1) != b"\x08":
+                return False
+        model = onnx.load_model(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - anything unreadable is not a previous export
+        return False
+    return model.ir_version > 0 and len(model.graph.node) > 0
+
+
+def check_output_path(checkpoint: str | Path, out: str | Path) -> Path:
+    """Refuse an output path whose writing would lose a file: the checkpoint itself (also through
+    a symlink or a hard link), a directory, a special file, or any existing file that is not a
+    previous ONNX export. Returns ``out`` as a Path."""
+    if not str(out).strip():
+        raise InputError("export output path is empty; give a file name such as model.onnx")
+    out = Path(out)
+    name = f"export output {str(out)!r}"
+    try:
+        info = out.stat()
+    except FileNotFoundError:
+        info = None
+    except NotADirectoryError:
+        raise InputError(f"{name} cannot be written: a folder on its path is a file") from None
+    except OSError as exc:
+        raise InputError(f"{name} cannot be checked: {exc.strerror or exc}") from None
+    if info is None:
+        return out
+    if Path(checkpoint).exists() and os.path.samefile(out, checkpoint):
+        raise InputError(f"{name} is the checkpoint being exported ({str(checkpoint)!r}); choose another --out")
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{name} is a directory; give a file name such as {str(out / 'model.onnx')!r}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{name} exists and is not a regular file; choose another --out")
+    if not _is_onnx_model(out):
+        raise InputError(f"{name} exists and is not an ONNX model; refusing to overwrite it (choose another "
+                         "--out or remove the file)")
+    return out
+
+
 def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> ExportResult:
+    """Export ``checkpoint`` to ``out``. The exporter writes into a private temporary folder beside
+    ``out`` (torch.onnx saves its weights there as an external-data file first), the finished model
+    is moved into place atomically, and the folder is removed whether the export succeeds or not."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     try:
@@ -61,6 +120,7 @@ def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> 
         raise InputError("ONNX export needs the onnx extra: pip install 'quanos-hw[onnx]'") from None
     from brevitas.export import export_onnx_qcdq, export_qonnx
 
+    out = check_output_path(checkpoint, out)
     model, shape, quantized = model_from_checkpoint(checkpoint)
     if not quantized:
         raise InputError(f"checkpoint {str(checkpoint)!r} holds a float model; export a quantized phase "
@@ -70,21 +130,42 @@ def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> 
     if fmt == "onnx" and widest > 8:
         raise InputError(f"QCDQ ONNX holds at most 8 bits but this model has {widest}-bit layers; "
                          "use --format qonnx")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
     exporter = export_onnx_qcdq if fmt == "onnx" else export_qonnx
-    # the exporters narrate on stdout and log a harmless opset-conversion fallback: keep them quiet
+    with disk_full_is_an_error(out):
+        work = _private_folder(out)
+        try:
+            tmp = work / out.name
+            _run_quietly(lambda: exporter(model, args=torch.rand(1, *shape), export_path=str(tmp)))
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            check_output_path(checkpoint, out)  # again: a file may have appeared there meanwhile
+            os.replace(tmp, out)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(out, fmt, bits)
+
+
+def _private_folder(out: Path) -> Path:
+    """A new private folder beside ``out`` (same file system: the final move is an atomic rename)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            raise  # reported by disk_full_is_an_error
+        raise InputError(f"cannot write export output {str(out)!r}: {exc.strerror or exc}") from None
+
+
+def _run_quietly(export) -> None:
+    """Run ``export``: the exporters narrate on stdout and log a harmless opset-conversion
+    fallback, so keep both quiet."""
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL)
     try:
         with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
-            exporter(model, args=torch.rand(1, *shape), export_path=str(tmp))
-        tmp.replace(out)
+            export()
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
-        tmp.unlink(missing_ok=True)
-    return ExportResult(out, fmt, bits)

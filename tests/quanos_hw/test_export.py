@@ -3,11 +3,12 @@ import math
 import pytest
 import torch
 
+import quanos_hw.export as export_mod
 from quanos_hw import create_model
 from quanos_hw.bitconfig import apply_bit_config
 from quanos_hw.checkpoint import save_checkpoint
 from quanos_hw.cli import main
-from quanos_hw.errors import CheckpointError, InputError
+from quanos_hw.errors import CheckpointError, DiskFullError, InputError
 from quanos_hw.export import export_model
 from quanos_hw.quantization import calibrate_activations
 
@@ -104,3 +105,116 @@ def test_export_errors(fast_run, tmp_path):
     with pytest.raises(CheckpointError, match="does not describe its model"):
         export_model(bare, tmp_path / "b.onnx")
     assert not list(tmp_path.glob("*.onnx"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return _mixed_checkpoint(tmp_path_factory.mktemp("ckpt"))
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_export_leaves_only_its_output_and_replaces_a_previous_export(checkpoint, tmp_path):
+    out = tmp_path / "sub" / "m.onnx"
+    export_model(checkpoint, out, "onnx")
+    assert _listing(tmp_path) == ["sub", "sub/m.onnx"]  # no hidden .m.onnx.partial.data beside it
+    first = out.read_bytes()
+    export_model(checkpoint, out, "qonnx")  # a previous export may be replaced
+    assert _listing(tmp_path) == ["sub", "sub/m.onnx"]
+    assert out.read_bytes() != first
+    assert any(n.op_type == "Quant" for n in onnx.load(str(out)).graph.node)
+
+
+def _same_file(tmp, ckpt):
+    return tmp / "mixed.pt"
+
+
+def _symlink(tmp, ckpt):
+    (tmp / "link.pt").symlink_to(ckpt)
+    return tmp / "link.pt"
+
+
+def _hard_link(tmp, ckpt):
+    (tmp / "hard.pt").hardlink_to(ckpt)
+    return tmp / "hard.pt"
+
+
+def _directory(tmp, ckpt):
+    (tmp / "exports").mkdir()
+    return tmp / "exports"
+
+
+def _notes(tmp, ckpt):
+    (tmp / "notes.onnx").write_text("my notes\n")
+    return tmp / "notes.onnx"
+
+
+def _other_checkpoint(tmp, ckpt):
+    (tmp / "other.onnx").write_bytes(ckpt.read_bytes())  # a checkpoint renamed .onnx: not an ONNX model
+    return tmp / "other.onnx"
+
+
+def _parent_is_a_file(tmp, ckpt):
+    (tmp / "afile").write_text("x")
+    return tmp / "afile" / "m.onnx"
+
+
+@pytest.mark.parametrize("make, message", [
+    (_same_file, "is the checkpoint being exported"),
+    (_symlink, "is the checkpoint being exported"),
+    (_hard_link, "is the checkpoint being exported"),
+    (_directory, "is a directory; give a file name such as"),
+    (_notes, "exists and is not an ONNX model; refusing to overwrite it"),
+    (_other_checkpoint, "exists and is not an ONNX model; refusing to overwrite it"),
+    (_parent_is_a_file, "cannot be written: a folder on its path is a file"),
+    (lambda tmp, ckpt: "", "export output path is empty"),
+    (lambda tmp, ckpt: "/dev/null", "exists and is not a regular file"),
+])
+def test_export_refuses_an_output_that_would_lose_a_file(checkpoint, tmp_path, make, message):
+    ckpt = tmp_path / "mixed.pt"
+    ckpt.write_bytes(checkpoint.read_bytes())
+    out = make(tmp_path, ckpt)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(InputError, match=message):
+        export_model(ckpt, out, "onnx")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_checkpoint_named_onnx_is_not_overwritten_by_the_default_output(checkpoint, tmp_path, capsys):
+    ckpt = tmp_path / "model.onnx"
+    ckpt.write_bytes(checkpoint.read_bytes())
+    assert main(["export", "--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"quanos: error: export output {str(ckpt)!r} is the checkpoint being exported ({str(ckpt)!r}); "
+                   "choose another --out\n")
+    assert ckpt.read_bytes() == checkpoint.read_bytes() and _listing(tmp_path) == ["model.onnx"]
+
+
+@pytest.mark.parametrize("error, expected", [
+    (RuntimeError("exporter crashed"), RuntimeError),
+    (OSError(__import__("errno").ENOSPC, "No space left on device"), DiskFullError),
+])
+def test_a_failed_export_leaves_nothing_behind(checkpoint, tmp_path, monkeypatch, error, expected):
+    def fail(export):
+        export()  # the exporter writes its files (model and external data) into the private folder
+        raise error
+
+    monkeypatch.setattr(export_mod, "_run_quietly", fail)
+    out = tmp_path / "m.onnx"
+    with pytest.raises(expected) as info:
+        export_model(checkpoint, out, "onnx")
+    if expected is DiskFullError:
+        assert str(info.value).startswith(f"no space left on the device while writing {str(out)!r}")
+    assert _listing(tmp_path) == []
+
+
+def test_an_unwritable_output_folder_is_one_clear_error(checkpoint, tmp_path, monkeypatch):
+    def denied(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(export_mod.tempfile, "mkdtemp", denied)
+    with pytest.raises(InputError, match=r"^cannot write export output '.*m\.onnx': Permission denied$"):
+        export_model(checkpoint, tmp_path / "m.onnx", "onnx")
+    assert _listing(tmp_path) == []
