@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..compare import CompareConfig, compare
     from ..errors import InputError
+    from ..pipeline.compare import CompareConfig, compare
     from ..pipeline.config import load_config_file, parse_set
 
     if args.resume and not (args.config or args.set):

@@ -1,7 +1,10 @@
-"""The run configuration: one typed, frozen dataclass, loadable from YAML/JSON and ``--set``.
+"""Experiment configurations: typed, frozen dataclasses, loadable from YAML/JSON and ``--set``.
 
+:class:`ExperimentConfig` holds the keys every experiment reads (data, model, training schedule,
+sensitivity measurement, robustness evaluation, hardware); :class:`RunConfig` (``quanos run``) adds
+the QUANOS keys and baselines, and ``CompareConfig`` (``quanos compare``, in compare.py) its own.
 Fields left ``None`` take the dataset's defaults (attack budgets of docs/design.md §3, augmentation);
-:meth:`RunConfig.resolve` fills them in, and the resolved configuration is saved with every
+:meth:`ExperimentConfig.resolve` fills them in, and the resolved configuration is saved with every
 result and hashed to tie checkpoints to it.
 """
 
@@ -13,7 +16,7 @@ import hashlib
 import json
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -23,7 +26,9 @@ from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class ExperimentConfig:
+    """The keys shared by every experiment."""
+
     # data and model
     dataset: str = "mnist5k"
     data_dir: str | None = None
@@ -45,20 +50,10 @@ class RunConfig:
     weight_decay: float = 5e-4
     augment: str | None = None
     calibration_batches: int = 8
-    # QUANOS
+    # sensitivity (the settings every metric that declares them gets: eps, batch_size, activation)
     ans_eps: float | None = None
-    ans_batches: int = 8
     ans_batch_size: int = 128
     ans_activation: str = "post"
-    k_init: int = 16
-    k_min: int = 2
-    first_last: str | int | None = None
-    iterations: int = 1
-    # baselines
-    float_baseline: bool = True
-    uniform_bits: tuple[int, ...] = (16, 8, 4)
-    iso_size: bool = True
-    surrogate_seed: int | None = None
     # robustness
     fgsm_eps: tuple[float, ...] | None = None
     pgd_eps: float | None = None
@@ -71,7 +66,6 @@ class RunConfig:
     check_tolerance: float = 0.01
     eval_batch_size: int = 256
     # hardware
-    mac_architectures: tuple[str, ...] = ("fixed16", "data_gated", "subword_parallel", "bitfusion", "bit_serial")
     technology: str = "horowitz45"
     dataflow: str = "weights_dram_acts_sram"
     input_bit_width: int = 8
@@ -82,20 +76,36 @@ class RunConfig:
         _check_types(self)
         _check_values(self)
 
-    def resolve(self) -> RunConfig:
+    def resolve(self) -> ExperimentConfig:
         """Fill dataset-dependent defaults (``None`` fields)."""
         from ..data import dataset_info
 
-        info = dataset_info(self.dataset)
-        return dataclasses.replace(
-            self,
+        return dataclasses.replace(self, **self._defaults(dataset_info(self.dataset)))
+
+    def _defaults(self, info) -> dict:
+        return dict(
             augment=self.augment if self.augment is not None else info.augment,
             ans_eps=self.ans_eps if self.ans_eps is not None else info.ans_eps,
             fgsm_eps=self.fgsm_eps if self.fgsm_eps is not None else tuple(info.fgsm_eps),
             pgd_eps=self.pgd_eps if self.pgd_eps is not None else info.pgd_eps,
             pgd_alpha=self.pgd_alpha if self.pgd_alpha is not None else info.pgd_alpha,
-            surrogate_seed=self.surrogate_seed if self.surrogate_seed is not None else self.seed + 1,
         )
+
+    def architectures(self) -> tuple[str, ...]:
+        """The MAC architectures this experiment estimates energy on (checked before a file is written)."""
+        raise NotImplementedError
+
+    def metric_settings(self) -> dict:
+        """{metric option: value} the config's keys give every metric that declares the option."""
+        return {"eps": self.ans_eps, "batch_size": self.ans_batch_size, "activation": self.ans_activation,
+                "seed": self.seed}
+
+    def sensitivity_options(self, metric: str) -> dict:
+        """The options passed to sensitivity metric ``metric``: the settings it declares."""
+        from ..sensitivity import metric_options
+
+        declared = metric_options(metric)
+        return {k: v for k, v in self.metric_settings().items() if k in declared}
 
     def to_dict(self) -> dict:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
@@ -104,6 +114,53 @@ class RunConfig:
         """Hash of everything that affects results (the output directory and device excluded)."""
         data = {k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device")}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: metric options that config keys set (metric_options may not repeat them): option -> key
+METRIC_SETTING_KEYS = {"eps": "ans_eps", "max_batches": "ans_batches", "batch_size": "ans_batch_size",
+                       "activation": "ans_activation"}
+
+
+@dataclass(frozen=True)
+class RunConfig(ExperimentConfig):
+    """``quanos run``: the QUANOS experiment and its baselines."""
+
+    # QUANOS: scores of ``metric`` (ANS by default) -> bits by the QUANOS rule
+    metric: str = "ans"
+    metric_options: dict = field(default_factory=dict, hash=False)
+    ans_batches: int = 8
+    k_init: int = 16
+    k_min: int = 2
+    first_last: str | int | None = None
+    iterations: int = 1
+    # baselines
+    float_baseline: bool = True
+    uniform_bits: tuple[int, ...] = (16, 8, 4)
+    iso_size: bool = True
+    surrogate_seed: int | None = None
+    # hardware
+    mac_architectures: tuple[str, ...] = ("fixed16", "data_gated", "subword_parallel", "bitfusion", "bit_serial")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_run_values(self)
+        _check_metric(self)
+
+    def _defaults(self, info) -> dict:
+        return {**super()._defaults(info),
+                "surrogate_seed": self.surrogate_seed if self.surrogate_seed is not None else self.seed + 1}
+
+    def architectures(self) -> tuple[str, ...]:
+        return self.mac_architectures
+
+    def metric_settings(self) -> dict:
+        return {**super().metric_settings(), "max_batches": self.ans_batches}
+
+    def sensitivity_options(self, metric: str | None = None) -> dict:
+        """The options of ``metric`` (default: the configured one): the settings it declares, then
+        ``metric_options`` (checked against the metric when the config was built)."""
+        metric = self.metric if metric is None else metric
+        return {**super().sensitivity_options(metric), **(self.metric_options if metric == self.metric else {})}
 
 
 @functools.cache
@@ -131,15 +188,15 @@ def _matches(value, tp) -> bool:
     return isinstance(value, tp)
 
 
-def _check_types(config: RunConfig) -> None:
+def _check_types(config: ExperimentConfig) -> None:
     for name, tp in _hints(type(config)).items():
         value = getattr(config, name)
         if not _matches(value, tp):
             raise ConfigError(f"config key {name!r} must be {_type_name(tp)}, got {value!r}")
 
 
-def _check_values(c: RunConfig) -> None:
-    from energy_models import DATAFLOWS, list_architectures
+def _check_values(c: ExperimentConfig) -> None:
+    from energy_models import DATAFLOWS
 
     from ..data import list_datasets
     from ..models import list_models
@@ -168,12 +225,10 @@ def _check_values(c: RunConfig) -> None:
     if c.augment is not None:
         one_of("augment", ("none", "shift", "crop_flip"))
     non_negative("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed")
-    positive("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations", "pgd_steps",
+    positive("batch_size", "calibration_batches", "ans_batch_size", "pgd_steps",
              "large_eps_steps", "eval_batch_size", "synthetic_train", "synthetic_test")
     if c.large_eps_samples is not None and c.large_eps_samples < 1:
         raise ConfigError(f"config key 'large_eps_samples' must be >= 1 or null, got {c.large_eps_samples}")
-    if c.qat_epochs < c.iterations:
-        raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
     if not c.lr > 0:
         raise ConfigError(f"config key 'lr' must be > 0, got {c.lr}")
     for name in ("ans_eps", "pgd_eps", "pgd_alpha", "large_eps"):
@@ -185,7 +240,19 @@ def _check_values(c: RunConfig) -> None:
             raise ConfigError(f"config key 'fgsm_eps' values must be between 0 and 1, got {eps}")
     if c.fgsm_eps is not None and not c.fgsm_eps:
         raise ConfigError("config key 'fgsm_eps' needs at least one eps")
-    for name in ("k_init", "k_min", "input_bit_width"):
+    if not 2 <= c.input_bit_width <= 16:
+        raise ConfigError(f"config key 'input_bit_width' must be between 2 and 16, got {c.input_bit_width}")
+
+
+def _check_run_values(c: RunConfig) -> None:
+    from energy_models import list_architectures
+
+    for name in ("ans_batches", "iterations"):
+        if getattr(c, name) < 1:
+            raise ConfigError(f"config key {name!r} must be >= 1, got {getattr(c, name)}")
+    if c.qat_epochs < c.iterations:
+        raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
+    for name in ("k_init", "k_min"):
         if not 2 <= getattr(c, name) <= 16:
             raise ConfigError(f"config key {name!r} must be between 2 and 16, got {getattr(c, name)}")
     if c.k_min > c.k_init:
@@ -204,6 +271,28 @@ def _check_values(c: RunConfig) -> None:
     for arch in c.mac_architectures:
         if arch not in list_architectures():
             raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {list_architectures()}")
+
+
+def _check_metric(c: RunConfig) -> None:
+    """``metric`` names a registered metric; ``metric_options`` are options it declares, of their
+    declared types, and none that a config key already sets (METRIC_SETTING_KEYS)."""
+    from ..errors import InputError
+    from ..sensitivity import METRICS, check_metric_options, metric_options
+
+    if c.metric not in METRICS:
+        raise ConfigError(f"config key 'metric' must be one of {METRICS.names()}, got {c.metric!r}")
+    try:
+        check_metric_options(c.metric, c.metric_options)
+    except InputError as exc:
+        raise ConfigError(f"config key 'metric_options': {exc}") from None
+    declared = metric_options(c.metric)
+    for name, value in c.metric_options.items():
+        if name in METRIC_SETTING_KEYS:
+            raise ConfigError(f"config key 'metric_options': set {name!r} with config key "
+                              f"{METRIC_SETTING_KEYS[name]!r}")
+        if not _matches(value, declared[name]):
+            raise ConfigError(f"config key 'metric_options': {c.metric} option {name!r} must be "
+                              f"{_type_name(declared[name])}, got {value!r}")
 
 
 def _coerce(cls: type, name: str, value):

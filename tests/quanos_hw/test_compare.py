@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from quanos_hw.compare import CompareConfig, compare
 from quanos_hw.errors import ConfigError
+from quanos_hw.pipeline.compare import CompareConfig, compare
 from quanos_hw.pipeline.config import parse_set
 from tests.conftest import FAST
 
