@@ -10,7 +10,7 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train hybrids from each (metric, policy) at the same energy budgets")
-    p.add_argument("--config", help="YAML/JSON file of config keys (run keys plus combos, budgets, seeds, ...)")
+    p.add_argument("--config", help="YAML/JSON file of config keys (experiment keys plus combos, budgets, seeds, ...)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
     p.add_argument("--out", help="results folder (default: compare_results)")
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out")
