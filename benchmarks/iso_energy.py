@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     quiet()
-    from quanos_hw.compare import CompareConfig, compare
+    from quanos_hw.pipeline.compare import CompareConfig, compare
 
     out = RESULTS / "runs" / "iso_energy"
     config = dataclasses.replace(CompareConfig(), seeds=tuple(args.seeds), out_dir=str(out))

@@ -89,6 +89,21 @@ class BudgetProblem:
         return input_sources(self.layers)
 
 
+@dataclass(frozen=True)
+class Allocation:
+    """A policy's answer: the bits per layer, their energy, the budget, the policy's objective
+    (or scale) and which solver answered."""
+
+    bits: dict[str, dict[str, int]]
+    energy_pj: float
+    budget_pj: float
+    objective: float
+    solver: str
+
+    def bit_list(self) -> list[int]:
+        return [v["weight_bit_width"] for v in self.bits.values()]
+
+
 def weight_error_proxy(choices: Sequence[int]) -> dict[int, float]:
     """Relative MSE of a uniform quantizer at b bits, up to a constant: 4^-b (the analytic proxy)."""
     return {b: 4.0 ** (-b) for b in choices}

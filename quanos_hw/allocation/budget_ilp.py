@@ -20,24 +20,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
-from .budget import BudgetProblem, InfeasibleBudget, weight_error_proxy
-
-
-@dataclass(frozen=True)
-class Allocation:
-    bits: dict[str, dict[str, int]]
-    energy_pj: float
-    budget_pj: float
-    objective: float
-    solver: str
-
-    def bit_list(self) -> list[int]:
-        return [v["weight_bit_width"] for v in self.bits.values()]
+from .budget import Allocation, BudgetProblem, InfeasibleBudget, weight_error_proxy
 
 
 def _costs(problem: BudgetProblem, scores: Mapping[str, float], error) -> np.ndarray:

@@ -6,22 +6,31 @@
 (Python's round() would give 2 by banker's rounding). ANS = 0 gives k_init; ANS >= 1 gives
 k_min. The same k_l is used for the layer's weights and activations unless ``act_bits`` fixes
 the activations. ``first_last`` optionally overrides the first and last layers: ``"keep"``
-(k_init) or an integer bit-width.
+(k_init) or an integer bit-width. :func:`quanos_rule_bits` is the rule, the one place it is
+written; :func:`bits_from_ans` (the paper) and :func:`quanos_rule_for_budget` (the same rule on
+scaled scores, at an energy budget) apply it.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..bitconfig import check_bits
 from ..errors import InputError
+from .budget import Allocation, BudgetProblem, InfeasibleBudget
+
+
+def quanos_rule_bits(scores: np.ndarray, k_init: int, k_min: int) -> np.ndarray:
+    """The rule on an array of scores >= 0 (inf gives k_min): clamp(k_init - floor(s * k_init + 0.5))."""
+    return np.clip(k_init - np.floor(np.asarray(scores, dtype=float) * k_init + 0.5), k_min, k_init).astype(int)
 
 
 def quanos_bits(ans: float, k_init: int = 16, k_min: int = 2) -> int:
     if isinstance(ans, bool) or not isinstance(ans, (int, float)) or math.isnan(ans) or ans < 0:
         raise InputError(f"ANS must be a number >= 0, got {ans!r}")
-    reduction = math.floor(ans * k_init + 0.5) if math.isfinite(ans) else k_init
-    return max(k_min, min(k_init, k_init - reduction))
+    return int(quanos_rule_bits(np.array([ans]), k_init, k_min)[0])
 
 
 def bits_from_ans(
@@ -53,25 +62,19 @@ def bits_from_ans(
             for name, k in bits.items()}
 
 
-def quanos_rule_for_budget(problem, scores: dict[str, float], k_init: int = 16, k_min: int = 2, iterations: int = 60):
+def quanos_rule_for_budget(problem: BudgetProblem, scores: dict[str, float], iterations: int = 60) -> Allocation:
     """The QUANOS rule on scaled scores, k_l = clamp(k_init - round(lam * s_l * k_init), k_min, k_init),
-    with the smallest scale ``lam`` whose configuration meets ``problem``'s energy budget (bisection;
-    energy does not increase with ``lam``). lam = 1 is the paper's rule. Returns an Allocation."""
-    import numpy as np
-
-    from .budget import InfeasibleBudget
-    from .budget_ilp import Allocation
-
+    with k_init and k_min the largest and smallest of ``problem.choices`` (any integer width in
+    between may come out) and the smallest scale ``lam`` whose configuration meets ``problem``'s
+    energy budget (bisection; energy does not increase with ``lam``). lam = 1 is the paper's rule."""
+    k_init, k_min = max(problem.choices), min(problem.choices)
     names = [layer.name for layer in problem.layers]
     s = np.array([float(scores[n]) for n in names])
     if np.any(~(s >= 0)):
         raise InputError("sensitivity scores must be numbers >= 0")
 
-    def bits(lam: float) -> np.ndarray:
-        return np.clip(k_init - np.floor(lam * s * k_init + 0.5), k_min, k_init).astype(int)
-
     def energy(lam: float) -> float:
-        return float(problem.energy(bits(lam)[None, :])[0])
+        return float(problem.energy(quanos_rule_bits(lam * s, k_init, k_min)[None, :])[0])
 
     positive = s[s > 0]
     hi = (k_init + 1) / (positive.min() * k_init) if positive.size else 0.0
@@ -85,6 +88,6 @@ def quanos_rule_for_budget(problem, scores: dict[str, float], k_init: int = 16, 
         lam = hi
     else:
         lam = 0.0
-    b = bits(lam)
+    b = quanos_rule_bits(lam * s, k_init, k_min)
     config = {n: {"weight_bit_width": int(v), "act_bit_width": int(v)} for n, v in zip(names, b)}
     return Allocation(config, energy(lam), problem.budget_pj, float(lam), "quanos_rule")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train hybrids from each (metric, policy) at the same energy budgets")
-    p.add_argument("--config", help="YAML/JSON file of config keys (run keys plus combos, budgets, seeds, ...)")
+    p.add_argument("--config", help="YAML/JSON file of config keys (experiment keys plus combos, budgets, seeds, ...)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
     p.add_argument("--out", help="results folder (default: compare_results)")
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out")
@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ..compare import CompareConfig, compare
     from ..errors import InputError
+    from ..pipeline.compare import CompareConfig, compare
     from ..pipeline.config import load_config_file, parse_set
 
     if args.resume and not (args.config or args.set):

@@ -27,7 +27,8 @@ def help_config() -> str:
     lines = ["config keys (YAML/JSON file or --set KEY=VALUE); null means the dataset's default:"]
     for f in dataclasses.fields(RunConfig):
         tp = _type_name(_hints(RunConfig)[f.name])
-        lines.append(f"  {f.name:<20} {tp:<28} default {f.default!r}")
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        lines.append(f"  {f.name:<20} {tp:<28} default {default!r}")
     return "\n".join(lines)
 
 
@@ -77,7 +78,9 @@ def summary(result) -> str:
         lines.append(f"{name:<12}{bits:>6}{100 * rob['clean']:>7.1f}%{100 * reference_accuracy(rob):>7.1f}%"
                      f"{100 * reference_accuracy(rob, black_box=True):>7.1f}%{energy}{m['compression_vs_fp32']:>13.2f}")
     bits = " ".join(str(v["weight_bit_width"]) for v in r["bits"].values())
-    lines += ["", f"QUANOS bits per layer: {bits}  (ANS eps {r['quanos']['ans_eps']:.4g}, seed {r['seed']})",
+    q = r["quanos"]
+    metric = f"ANS eps {q['ans_eps']:.4g}" if q["metric"] == "ans" else f"metric {q['metric']}"
+    lines += ["", f"QUANOS bits per layer: {bits}  ({metric}, seed {r['seed']})",
               "sanity checks: " + ("all passed" if r["sanity"]["all_passed"] else "FAILED: " + "; ".join(
                   r["sanity"]["failed"])), "", "files written:"]
     lines += [f"  {f}" for f in result.files]

@@ -1,7 +1,10 @@
-"""The run configuration: one typed, frozen dataclass, loadable from YAML/JSON and ``--set``.
+"""Experiment configurations: typed, frozen dataclasses, loadable from YAML/JSON and ``--set``.
 
+:class:`ExperimentConfig` holds the keys every experiment reads (data, model, training schedule,
+sensitivity measurement, robustness evaluation, hardware); :class:`RunConfig` (``quanos run``) adds
+the QUANOS keys and baselines, and ``CompareConfig`` (``quanos compare``, in compare.py) its own.
 Fields left ``None`` take the dataset's defaults (attack budgets of docs/design.md §3, augmentation);
-:meth:`RunConfig.resolve` fills them in, and the resolved configuration is saved with every
+:meth:`ExperimentConfig.resolve` fills them in, and the resolved configuration is saved with every
 result and hashed to tie checkpoints to it.
 """
 
@@ -13,7 +16,7 @@ import hashlib
 import json
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +31,9 @@ if typing.TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class ExperimentConfig:
+    """The keys shared by every experiment."""
+
     # data and model
     dataset: str = "mnist5k"
     data_dir: str | None = None
@@ -51,20 +56,10 @@ class RunConfig:
     weight_decay: float = 5e-4
     augment: str | None = None
     calibration_batches: int = 8
-    # QUANOS
+    # sensitivity (the settings every metric that declares them gets: eps, batch_size, activation)
     ans_eps: float | None = None
-    ans_batches: int = 8
     ans_batch_size: int = 128
     ans_activation: str = "post"
-    k_init: int = 16
-    k_min: int = 2
-    first_last: str | int | None = None
-    iterations: int = 1
-    # baselines
-    float_baseline: bool = True
-    uniform_bits: tuple[int, ...] = (16, 8, 4)
-    iso_size: bool = True
-    surrogate_seed: int | None = None
     # robustness: a list of attacks ({name: fgsm, eps: [0.05, 0.1]}, ...); None: the dataset's
     attacks: tuple[AttackSpec, ...] | None = None
     large_eps: float = 0.5
@@ -73,7 +68,6 @@ class RunConfig:
     check_tolerance: float = 0.01
     eval_batch_size: int = 256
     # hardware
-    mac_architectures: tuple[str, ...] = ("fixed16", "data_gated", "subword_parallel", "bitfusion", "bit_serial")
     technology: str = "horowitz45"
     dataflow: str = "weights_dram_acts_sram"
     input_bit_width: int = 8
@@ -84,19 +78,37 @@ class RunConfig:
         _check_types(self)
         _check_values(self)
 
-    def resolve(self) -> RunConfig:
+    def resolve(self) -> ExperimentConfig:
         """Fill dataset-dependent defaults (``None`` fields)."""
-        from ..attacks import default_attacks
         from ..data import dataset_info
 
-        info = dataset_info(self.dataset)
-        return dataclasses.replace(
-            self,
+        return dataclasses.replace(self, **self._defaults(dataset_info(self.dataset)))
+
+    def _defaults(self, info) -> dict:
+        from ..attacks import default_attacks
+
+        return dict(
             augment=self.augment if self.augment is not None else info.augment,
             ans_eps=self.ans_eps if self.ans_eps is not None else info.ans_eps,
             attacks=self.attacks if self.attacks is not None else default_attacks(info),
-            surrogate_seed=self.surrogate_seed if self.surrogate_seed is not None else self.seed + 1,
         )
+
+    def architectures(self) -> tuple[str, ...]:
+        """The MAC architectures this experiment estimates energy on (checked before a file is
+        written); each experiment's config names its own."""
+        return ()
+
+    def metric_settings(self) -> dict:
+        """{metric option: value} the config's keys give every metric that declares the option."""
+        return {"eps": self.ans_eps, "batch_size": self.ans_batch_size, "activation": self.ans_activation,
+                "seed": self.seed}
+
+    def sensitivity_options(self, metric: str) -> dict:
+        """The options passed to sensitivity metric ``metric``: the settings it declares."""
+        from ..sensitivity import metric_options
+
+        declared = metric_options(metric)
+        return {k: v for k, v in self.metric_settings().items() if k in declared}
 
     def to_dict(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
@@ -112,6 +124,53 @@ def _plain(value):
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+#: metric options that config keys set (metric_options may not repeat them): option -> key
+METRIC_SETTING_KEYS = {"eps": "ans_eps", "max_batches": "ans_batches", "batch_size": "ans_batch_size",
+                       "activation": "ans_activation"}
+
+
+@dataclass(frozen=True)
+class RunConfig(ExperimentConfig):
+    """``quanos run``: the QUANOS experiment and its baselines."""
+
+    # QUANOS: scores of ``metric`` (ANS by default) -> bits by the QUANOS rule
+    metric: str = "ans"
+    metric_options: dict = field(default_factory=dict, hash=False)
+    ans_batches: int = 8
+    k_init: int = 16
+    k_min: int = 2
+    first_last: str | int | None = None
+    iterations: int = 1
+    # baselines
+    float_baseline: bool = True
+    uniform_bits: tuple[int, ...] = (16, 8, 4)
+    iso_size: bool = True
+    surrogate_seed: int | None = None
+    # hardware
+    mac_architectures: tuple[str, ...] = ("fixed16", "data_gated", "subword_parallel", "bitfusion", "bit_serial")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_run_values(self)
+        _check_metric(self)
+
+    def _defaults(self, info) -> dict:
+        return {**super()._defaults(info),
+                "surrogate_seed": self.surrogate_seed if self.surrogate_seed is not None else self.seed + 1}
+
+    def architectures(self) -> tuple[str, ...]:
+        return self.mac_architectures
+
+    def metric_settings(self) -> dict:
+        return {**super().metric_settings(), "max_batches": self.ans_batches}
+
+    def sensitivity_options(self, metric: str | None = None) -> dict:
+        """The options of ``metric`` (default: the configured one): the settings it declares, then
+        ``metric_options`` (checked against the metric when the config was built)."""
+        metric = self.metric if metric is None else metric
+        return {**super().sensitivity_options(metric), **(self.metric_options if metric == self.metric else {})}
 
 
 @functools.cache
@@ -142,14 +201,14 @@ def _matches(value, tp) -> bool:
     return isinstance(value, tp)
 
 
-def _check_types(config: RunConfig) -> None:
+def _check_types(config: ExperimentConfig) -> None:
     for name, tp in _hints(type(config)).items():
         value = getattr(config, name)
         if not _matches(value, tp):
             raise ConfigError(f"config key {name!r} must be {_type_name(tp)}, got {value!r}")
 
 
-#: Values of ``device`` (not a registry: what :func:`quanos_hw.pipeline.run.pick_device` accepts).
+#: Values of ``device`` (not a registry: what :func:`quanos_hw.pipeline.experiment.pick_device` accepts).
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -173,9 +232,10 @@ def _choices() -> dict[str, list[str]]:
             "mac_architectures": list_architectures()}
 
 
-def _check_names(c: RunConfig) -> None:
-    choices = _choices()
-    for name, allowed in choices.items():
+def _check_names(c: ExperimentConfig) -> None:
+    for name, allowed in _choices().items():
+        if not hasattr(c, name):  # a key of another experiment's config
+            continue
         value = getattr(c, name)
         if name == "mac_architectures":
             if not value:
@@ -188,34 +248,52 @@ def _check_names(c: RunConfig) -> None:
                 raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {value!r}")
 
 
-def _check_counts(c: RunConfig) -> None:
+def _check_counts(c: ExperimentConfig) -> None:
     for n in ("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed"):
         if getattr(c, n) < 0:
             raise ConfigError(f"config key {n!r} must be >= 0, got {getattr(c, n)}")
-    for n in ("batch_size", "calibration_batches", "ans_batches", "ans_batch_size", "iterations",
-              "large_eps_steps", "eval_batch_size", "synthetic_train", "synthetic_test"):
+    for n in ("batch_size", "calibration_batches", "ans_batch_size", "large_eps_steps", "eval_batch_size",
+              "synthetic_train", "synthetic_test"):
         if getattr(c, n) < 1:
             raise ConfigError(f"config key {n!r} must be >= 1, got {getattr(c, n)}")
     if c.large_eps_samples is not None and c.large_eps_samples < 1:
         raise ConfigError(f"config key 'large_eps_samples' must be >= 1 or null, got {c.large_eps_samples}")
     if c.attacks is not None:
         _coerce(type(c), "attacks", c.attacks)  # at least one attack, each at most once
-    if c.qat_epochs < c.iterations:
-        raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
     if not c.lr > 0:
         raise ConfigError(f"config key 'lr' must be > 0, got {c.lr}")
 
 
-def _check_eps(c: RunConfig) -> None:
+def _check_eps(c: ExperimentConfig) -> None:
     for name in ("ans_eps", "large_eps"):
         value = getattr(c, name)
         if value is not None and not 0 <= value <= 1:
             raise ConfigError(f"config key {name!r} must be between 0 and 1, got {value}")
 
 
-def _check_bits(c: RunConfig) -> None:
+def _check_bits(c: ExperimentConfig) -> None:
     bounds = f"between {MIN_BITS} and {MAX_BITS}"
-    for name in ("k_init", "k_min", "input_bit_width"):
+    if not MIN_BITS <= c.input_bit_width <= MAX_BITS:
+        raise ConfigError(f"config key 'input_bit_width' must be {bounds}, got {c.input_bit_width}")
+    if c.warmup_bits is not None and not MIN_BITS <= c.warmup_bits <= MAX_BITS:
+        raise ConfigError(f"config key 'warmup_bits' must be null (float warm-up) or {bounds}, got {c.warmup_bits}")
+
+
+def _check_values(c: ExperimentConfig) -> None:
+    _check_names(c)
+    _check_counts(c)
+    _check_eps(c)
+    _check_bits(c)
+
+
+def _check_run_values(c: RunConfig) -> None:
+    bounds = f"between {MIN_BITS} and {MAX_BITS}"
+    for name in ("ans_batches", "iterations"):
+        if getattr(c, name) < 1:
+            raise ConfigError(f"config key {name!r} must be >= 1, got {getattr(c, name)}")
+    if c.qat_epochs < c.iterations:
+        raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
+    for name in ("k_init", "k_min"):
         if not MIN_BITS <= getattr(c, name) <= MAX_BITS:
             raise ConfigError(f"config key {name!r} must be {bounds}, got {getattr(c, name)}")
     if c.k_min > c.k_init:
@@ -229,15 +307,28 @@ def _check_bits(c: RunConfig) -> None:
         raise ConfigError(f"config key 'first_last' must be null, 'keep' or a bit-width, got {c.first_last!r}")
     if isinstance(c.first_last, int) and not MIN_BITS <= c.first_last <= MAX_BITS:
         raise ConfigError(f"config key 'first_last' must be {bounds}, got {c.first_last}")
-    if c.warmup_bits is not None and not MIN_BITS <= c.warmup_bits <= MAX_BITS:
-        raise ConfigError(f"config key 'warmup_bits' must be null (float warm-up) or {bounds}, got {c.warmup_bits}")
 
 
-def _check_values(c: RunConfig) -> None:
-    _check_names(c)
-    _check_counts(c)
-    _check_eps(c)
-    _check_bits(c)
+def _check_metric(c: RunConfig) -> None:
+    """``metric`` names a registered metric; ``metric_options`` are options it declares, of their
+    declared types, and none that a config key already sets (METRIC_SETTING_KEYS)."""
+    from ..errors import InputError
+    from ..sensitivity import METRICS, check_metric_options, metric_options
+
+    if c.metric not in METRICS:
+        raise ConfigError(f"config key 'metric' must be one of {METRICS.names()}, got {c.metric!r}")
+    try:
+        check_metric_options(c.metric, c.metric_options)
+    except InputError as exc:
+        raise ConfigError(f"config key 'metric_options': {exc}") from None
+    declared = metric_options(c.metric)
+    for name, value in c.metric_options.items():
+        if name in METRIC_SETTING_KEYS:
+            raise ConfigError(f"config key 'metric_options': set {name!r} with config key "
+                              f"{METRIC_SETTING_KEYS[name]!r}")
+        if not _matches(value, declared[name]):
+            raise ConfigError(f"config key 'metric_options': {c.metric} option {name!r} must be "
+                              f"{_type_name(declared[name])}, got {value!r}")
 
 
 def _coerce(cls: type, name: str, value):

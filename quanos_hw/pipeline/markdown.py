@@ -92,7 +92,9 @@ def render_markdown(report: dict) -> str:
         f"git {report['tool']['git_revision'] or 'n/a'}).", "",
         f"Schedule: {cfg['warmup_epochs']} float warm-up epoch(s), then {cfg['qat_epochs']} QAT epoch(s) for every "
         "model "
-        f"from the same warm weights; ANS by FGSM at eps {q['ans_eps']:.4g} ({q['activation']} activations), "
+        "from the same warm weights; " + (f"ANS by FGSM at eps {q['ans_eps']:.4g} ({q['activation']} activations)"
+                                          if q["metric"] == "ans" else f"sensitivity by {q['metric']} (column ANS)")
+        + ", "
         f"k = clamp({q['k_init']} - round({q['k_init']}·ANS), {q['k_min']}, {q['k_init']}). "
         f"Accuracies on the {ds['test_size']} test images. {_attacks_line(report)} Energy: {cfg['technology']} "
         f"technology, {cfg['dataflow']} dataflow; savings are E(uniform 16 or 8 bit) / E(model) on the same "

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputError
 from ..io import atomic_write_text
-from .config import RunConfig
+from .config import ExperimentConfig
 
 
 class Workspace:
-    def __init__(self, out_dir: str | Path, config: RunConfig) -> None:
+    def __init__(self, out_dir: str | Path, config: ExperimentConfig) -> None:
         self.root = Path(out_dir)
         self.config = config
         self.config_hash = config.hash()

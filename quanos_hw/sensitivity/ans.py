@@ -13,22 +13,20 @@ Cost: one FGSM gradient pass and two forward passes per batch.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..attacks import check_eps, eval_mode, fgsm
-from ..data import TensorData
-from .base import capture_activations
+from ..data import Batches, iter_batches
+from .base import batch_count, capture_activations
 
 DENOMINATOR_FLOOR = 1e-12
 
 
 def adversarial_noise_sensitivity(
     model: nn.Module,
-    data: TensorData,
+    data: Batches,
     eps: float,
     max_batches: int | None = None,
     activation: str = "post",
@@ -37,18 +35,16 @@ def adversarial_noise_sensitivity(
 ) -> dict[str, float]:
     """ANS per quantizable layer; keys are exactly ``quantizable_layers(model)``.
 
-    Deterministic: the first ``max_batches`` batches of ``data`` in order (all when None).
+    Deterministic: the first ``max_batches`` batches of ``data`` in order (all when None); a
+    DataLoader is read with its own batch size (``batch_size`` cuts a TensorData).
     """
     eps = check_eps(eps)
     totals: dict[str, float] = {}
     count = 0
-    steps = math.ceil(len(data) / batch_size)
-    if max_batches is not None:
-        steps = min(steps, max_batches)
     device = next(model.parameters()).device
     with eval_mode(model), torch.no_grad():
-        for x, y in tqdm(data.batches(batch_size, max_batches), total=steps, desc="ANS", disable=not progress,
-                         leave=False):
+        for x, y in tqdm(iter_batches(data, batch_size, max_batches), total=batch_count(data, batch_size, max_batches),
+                         desc="ANS", disable=not progress, leave=False):
             x, y = x.to(device), y.to(device)
             with torch.enable_grad():
                 x_adv = fgsm(model, x, y, eps)

@@ -1,12 +1,14 @@
-"""Shared steps of the per-layer sensitivity metrics: validation and activation capture."""
+"""Shared steps of the per-layer sensitivity metrics: validation, batch counting, activation capture."""
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 
+from ..data import Batches, TensorData
 from ..errors import InputError
 from ..quantization import quant_layers
 
@@ -17,6 +19,18 @@ def check_activation_point(point: str) -> str:
     if point not in ACTIVATION_POINTS:
         raise InputError(f"activation must be one of {ACTIVATION_POINTS}, got {point!r}")
     return point
+
+
+def batch_count(data: Batches, batch_size: int, max_batches: int | None) -> int | None:
+    """How many batches :func:`quanos_hw.data.iter_batches` yields (None when the iterable has no length)."""
+    if isinstance(data, TensorData):
+        steps = math.ceil(len(data) / batch_size)
+    else:
+        try:
+            steps = len(data)
+        except TypeError:
+            return max_batches
+    return steps if max_batches is None else min(steps, max_batches)
 
 
 @contextmanager

@@ -24,7 +24,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..attacks import eval_mode
-from ..data import TensorData
+from ..data import Batches, iter_batches
+from ..errors import InputError
 from ..quantization import quant_layers
 
 
@@ -35,7 +36,7 @@ class HessianTraces:
     hessian_vector_products: int
 
 
-def hessian_trace(model: nn.Module, data: TensorData, max_batches: int | None = None, batch_size: int = 128,
+def hessian_trace(model: nn.Module, data: Batches, max_batches: int | None = None, batch_size: int = 128,
                   max_iter: int = 100, tol: float = 1e-3, seed: int = 0, progress: bool = False) -> dict[str, float]:
     """Average Hessian eigenvalue Tr(H_ll) / n_l per quantizable layer (see module docstring)."""
     return hutchinson(model, data, max_batches, batch_size, max_iter, tol, seed, progress).scores
@@ -43,7 +44,7 @@ def hessian_trace(model: nn.Module, data: TensorData, max_batches: int | None = 
 
 def hutchinson(
     model: nn.Module,
-    data: TensorData,
+    data: Batches,
     max_batches: int | None = None,
     batch_size: int = 128,
     max_iter: int = 100,
@@ -55,7 +56,9 @@ def hutchinson(
     layers = quant_layers(model)
     params = [layer.op.weight for layer in layers.values()]
     device = params[0].device
-    batches = [(x.to(device), y.to(device)) for x, y in data.batches(batch_size, max_batches)]
+    batches = [(x.to(device), y.to(device)) for x, y in iter_batches(data, batch_size, max_batches)]
+    if not batches:
+        raise InputError("hessian_trace needs at least one batch of data")
     total = sum(len(y) for _, y in batches)
     generator = torch.Generator(device=device).manual_seed(seed)
     sums = torch.zeros(len(params), dtype=torch.float64)

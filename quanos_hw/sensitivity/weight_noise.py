@@ -13,7 +13,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..attacks import eval_mode
-from ..data import TensorData
+from ..data import Batches, iter_batches
+from ..errors import InputError
 from ..quantization import quant_layers
 
 
@@ -24,12 +25,15 @@ def _accuracy(model: nn.Module, batches) -> float:
 
 
 @torch.no_grad()
-def weight_noise(model: nn.Module, data: TensorData, max_batches: int | None = None, batch_size: int = 128,
+def weight_noise(model: nn.Module, data: Batches, max_batches: int | None = None, batch_size: int = 128,
                  relative_noise: float = 0.5, trials: int = 3, seed: int = 0, progress: bool = False
                  ) -> dict[str, float]:
+    """Mean accuracy drop per quantizable layer when only its weights are perturbed (module docstring)."""
     layers = quant_layers(model)
     device = next(model.parameters()).device
-    batches = [(x.to(device), y.to(device)) for x, y in data.batches(batch_size, max_batches)]
+    batches = [(x.to(device), y.to(device)) for x, y in iter_batches(data, batch_size, max_batches)]
+    if not batches:
+        raise InputError("weight_noise needs at least one batch of data")
     generator = torch.Generator(device=device).manual_seed(seed)
     scores = {}
     with eval_mode(model):

@@ -11,7 +11,9 @@ from quanos_hw.allocation import (
     InfeasibleBudget,
     budget_ilp,
     exhaustive,
+    quanos_rule_bits,
     quanos_rule_for_budget,
+    uniform,
 )
 from quanos_hw.errors import InputError
 
@@ -68,6 +70,35 @@ def test_quanos_rule_at_a_budget(arch):
     assert quanos_rule_for_budget(generous, SCORES).bit_list() == [16] * 5  # lam = 0 fits
 
 
+@pytest.mark.parametrize("name", POLICIES.names())
+@pytest.mark.parametrize("fraction", [0.3, 0.6])
+def test_every_policy_meets_the_budget_through_the_registry(name, fraction):
+    problem = BudgetProblem.from_fraction(LAYERS, "bitfusion", fraction, choices=(2, 4, 8, 16))
+    a = POLICIES.get(name)(problem, SCORES)
+    assert a.energy_pj <= problem.budget_pj and list(a.bits) == NAMES
+    assert float(problem.energy(np.array([a.bit_list()]))[0]) == pytest.approx(a.energy_pj)
+    assert all(2 <= b <= 16 for b in a.bit_list())
+
+
+def test_quanos_rule_at_a_budget_is_the_paper_rule_on_scaled_scores():
+    """One rule: the budget policy's bits are quanos_rule_bits(lam * s) with its own scale lam,
+    k_init and k_min the largest and smallest choice."""
+    problem = BudgetProblem.from_fraction(LAYERS, "data_gated", 0.35, choices=(3, 4, 8, 12))
+    a = quanos_rule_for_budget(problem, SCORES)
+    lam = a.objective
+    assert 0 < lam and a.bit_list() == quanos_rule_bits(lam * np.array(list(SCORES.values())), 12, 3).tolist()
+    assert all(3 <= b <= 12 for b in a.bit_list())
+
+
+def test_uniform_is_the_widest_width_that_fits():
+    problem = BudgetProblem.from_fraction(LAYERS, "data_gated", 0.3, choices=(2, 4, 8, 16))
+    a = uniform(problem)
+    assert a.solver == "uniform" and set(a.bit_list()) == {4}  # 8 bits need about 0.5 of the 16-bit energy
+    assert float(problem.energy(np.full((1, len(NAMES)), 8))[0]) > problem.budget_pj
+    with pytest.raises(InfeasibleBudget, match="no uniform width"):
+        uniform(BudgetProblem.from_fraction(LAYERS, "data_gated", 0.01, choices=(2, 4, 8, 16)))
+
+
 def test_infeasible_and_bad_input():
     with pytest.raises(InfeasibleBudget, match="no configuration"):
         budget_ilp(BudgetProblem.from_fraction(LAYERS, "fixed16", 0.1), SCORES)
@@ -82,7 +113,7 @@ def test_infeasible_and_bad_input():
         budget_ilp(problem, {**SCORES, "classifier": float("nan")})
     with pytest.raises(InputError, match="solver must be"):
         budget_ilp(problem, SCORES, solver="cplex")
-    assert POLICIES.names() == ["budget_ilp", "quanos_rule"]
+    assert POLICIES.names() == ["budget_ilp", "quanos_rule", "uniform"]
 
 
 def test_pair_table_reproduces_the_exact_energy():

@@ -1,9 +1,10 @@
 import math
 
+import numpy as np
 import pytest
 
 from quanos_hw import bits_from_ans
-from quanos_hw.allocation import quanos_bits
+from quanos_hw.allocation import quanos_bits, quanos_rule_bits
 from quanos_hw.errors import InputError
 
 
@@ -16,6 +17,12 @@ from quanos_hw.errors import InputError
 ])
 def test_rule(ans, bits):
     assert quanos_bits(ans) == bits
+
+
+def test_the_array_rule_is_the_scalar_rule():
+    scores = [0.0, 0.10, 0.13, 2.5 / 16, 1.5 / 16, 0.49 / 16, 0.82, 1.26, math.inf]
+    assert quanos_rule_bits(np.array(scores), 16, 2).tolist() == [quanos_bits(s) for s in scores]
+    assert quanos_rule_bits(np.array([0.5, 0.9]), 8, 3).tolist() == [4, 3]
 
 
 def test_k_init_and_k_min():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from quanos_hw.compare import CompareConfig, compare
 from quanos_hw.errors import ConfigError
+from quanos_hw.pipeline.compare import CompareConfig, compare
 from quanos_hw.pipeline.config import parse_set
 from tests.conftest import FAST
 
@@ -60,3 +60,35 @@ def test_quanos_rule_gives_the_highest_score_the_fewest_bits(report):
 def test_bad_compare_configs(key, value, match):
     with pytest.raises(ConfigError, match=match):
         CompareConfig(**{key: value})
+
+
+def test_compare_holds_only_its_keys():
+    from dataclasses import fields
+
+    from quanos_hw.pipeline.config import RunConfig, config_from_dict
+
+    names = {f.name for f in fields(CompareConfig)}
+    assert {"combos", "budgets", "budget_architecture", "bit_choices", "seeds", "metric_batches"} <= names
+    unused = {"uniform_bits", "iso_size", "float_baseline", "first_last", "iterations", "k_init", "k_min",
+              "mac_architectures", "ans_batches", "metric", "metric_options", "surrogate_seed"}
+    assert not names & unused and unused <= {f.name for f in fields(RunConfig)}
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['uniform_bits'\]"):
+        config_from_dict({"uniform_bits": [16, 8]}, cls=CompareConfig)
+    c = CompareConfig(seed=4).resolve()
+    assert c.surrogate_seed == 5 and c.architectures() == ("data_gated",)
+    assert c.sensitivity_options("hessian_trace") == {"batch_size": 128, "seed": 4, "max_batches": 8}
+    assert c.sensitivity_options("ans") == {"eps": 0.1, "batch_size": 128, "activation": "post", "max_batches": 8}
+
+
+def test_every_cell_is_allocated_through_the_policy_registry():
+    from quanos_hw import create_model, extract_layers
+    from quanos_hw.allocation import POLICIES, BudgetProblem
+    from quanos_hw.pipeline.compare import CONTROL, _allocate
+
+    layers = extract_layers(create_model("small_cnn", in_channels=1), (1, 28, 28))
+    problem = BudgetProblem.from_fraction(layers, "data_gated", 0.4)
+    scores = {"s": {layer.name: 0.1 * (i + 1) for i, layer in enumerate(layers)}}
+    for policy in POLICIES.names():
+        assert _allocate(f"s:{policy}", scores, problem) == POLICIES.get(policy)(problem, scores["s"])
+    assert _allocate(CONTROL, scores, problem) == POLICIES.get("uniform")(problem)
+    assert CompareConfig(combos=("ans:budget_ilp",)).cells() == ("ans:budget_ilp", "uniform")

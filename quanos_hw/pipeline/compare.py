@@ -4,13 +4,16 @@ the same energy?
 For each seed: one float warm-up; every sensitivity metric scored on the warm network; then for
 every (metric, policy) pair and every energy budget (fractions of uniform 16-bit energy on
 ``budget_architecture``) a hybrid network is allocated, trained (QAT, same schedule for all) and
-evaluated (clean, FGSM, PGD, black-box from a per-seed float surrogate). A ``uniform`` control
-takes the widest uniform bit-width that fits each budget. Identical configurations within a seed
-are trained once.
+evaluated (clean, FGSM, PGD, black-box from a per-seed float surrogate). Every policy comes
+from the allocation registry; the ``uniform`` policy (the widest uniform bit-width that fits each
+budget; it reads no scores) is always added as the control. Identical configurations within a
+seed are trained once. Like ``quanos run``, it is an experiment of pipeline/experiment.py: the
+same Runner phases, workspace and resume.
 
 Policies read scores differently, on purpose: ``budget_ilp`` treats a score as *accuracy*
 sensitivity (a higher score buys more bits, HAWQ-style); ``quanos_rule`` treats it as *noise*
-sensitivity (a higher score gets fewer bits, QUANOS). The table shows what each view buys.
+sensitivity (a higher score gets fewer bits, QUANOS), between the smallest and largest bit
+choice. The table shows what each view buys.
 """
 
 from __future__ import annotations
@@ -24,20 +27,24 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .allocation import POLICIES, BudgetProblem, InfeasibleBudget
-from .errors import ConfigError
-from .io import atomic_write_text
-from .pipeline.config import RunConfig
-from .pipeline.run import Runner, prepare
-from .robustness import accuracy_columns, reference_label
-from .sensitivity import METRICS, compute_sensitivity
+from ..allocation import POLICIES, BudgetProblem, InfeasibleBudget
+from ..errors import ConfigError
+from ..io import atomic_write_text
+from ..robustness import accuracy_columns, reference_label
+from ..sensitivity import METRICS
+from .config import ExperimentConfig
+from .experiment import Runner, prepare
 
 DEFAULT_COMBOS = ("ans:budget_ilp", "hessian_trace:budget_ilp", "weight_noise:budget_ilp", "random:budget_ilp",
                   "ans:quanos_rule")
+#: the control every comparison includes: a policy that reads no scores
+CONTROL = "uniform"
 
 
 @dataclass(frozen=True)
-class CompareConfig(RunConfig):
+class CompareConfig(ExperimentConfig):
+    """``quanos compare``: the shared experiment keys plus the comparison's own."""
+
     combos: tuple[str, ...] = DEFAULT_COMBOS
     budgets: tuple[float, ...] = (0.25, 0.35, 0.5)
     budget_architecture: str = "data_gated"
@@ -64,44 +71,44 @@ class CompareConfig(RunConfig):
         if self.metric_batches < 1:
             raise ConfigError("metric_batches must be >= 1")
 
+    @property
+    def surrogate_seed(self) -> int:
+        """Each seed's black-box surrogate is trained from the next seed."""
+        return self.seed + 1
+
+    def architectures(self) -> tuple[str, ...]:
+        return (self.budget_architecture,)
+
+    def metric_settings(self) -> dict:
+        return {**super().metric_settings(), "max_batches": self.metric_batches}
+
+    def cells(self) -> tuple[str, ...]:
+        """The combos of the table: the configured ones, then the control (a policy name alone)."""
+        return (*self.combos, CONTROL)
+
 
 def _key(combo: str, budget: float) -> str:
     return f"{combo.replace(':', '-')}@{budget:g}"
 
 
-def _allocate(combo: str, scores: dict, problem: BudgetProblem, c: CompareConfig):
-    policy = combo.partition(":")[2]
-    if policy == "quanos_rule":
-        return POLICIES.get(policy)(problem, scores, c.k_init, c.k_min)
-    return POLICIES.get(policy)(problem, scores)
-
-
-def _uniform(problem: BudgetProblem):
-    """The widest uniform width from the choices that fits the budget (the control)."""
-    from .allocation import Allocation
-
-    for b in sorted(problem.choices, reverse=True):
-        energy = float(problem.energy(np.full((1, len(problem.layers)), b))[0])
-        if energy <= problem.budget_pj:
-            bits = {layer.name: {"weight_bit_width": b, "act_bit_width": b} for layer in problem.layers}
-            return Allocation(bits, energy, problem.budget_pj, 0.0, "uniform")
-    raise InfeasibleBudget("no uniform width fits the budget")
+def _allocate(combo: str, scores: dict, problem: BudgetProblem):
+    """``metric:policy`` (or a policy alone, which reads no scores) through the policy registry."""
+    metric, _, policy = combo.rpartition(":")
+    return POLICIES.get(policy)(problem, scores[metric] if metric else None)
 
 
 def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progress: bool, log) -> dict:
-    sc = dataclasses.replace(c, seed=seed, surrogate_seed=seed + 1)
+    sc = dataclasses.replace(c, seed=seed)
     r = Runner(sc, data, ws, device, progress, log, prefix=f"s{seed}_")
     W, Q = c.warmup_epochs, c.qat_epochs
-    r.train_phase("warmup", init=None, bits=16, quantize=False, epochs=W, offset=0)
+    r.warmup()
     scores = {}
     for metric in sorted({combo.partition(":")[0] for combo in c.combos}):
         state = r.done(f"scores_{metric}")
         if state is None:
             log(f"[s{seed}_scores_{metric}] sensitivity")
             start = time.perf_counter()
-            values = compute_sensitivity(metric, r.load("warmup"), data.train, eps=c.ans_eps,
-                                         max_batches=c.metric_batches, batch_size=c.ans_batch_size, seed=seed,
-                                         activation=c.ans_activation, progress=progress)
+            values = r.scores("warmup", metric)
             state = r.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
         scores[metric] = state["scores"]
     cells, trained = {}, {}
@@ -109,10 +116,9 @@ def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progres
         problem = BudgetProblem.from_fraction(layers, c.budget_architecture, budget, choices=c.bit_choices,
                                               technology=c.technology, dataflow=c.dataflow,
                                               input_bit_width=c.input_bit_width)
-        for combo in (*c.combos, "uniform"):
+        for combo in c.cells():
             try:
-                alloc = _uniform(problem) if combo == "uniform" else _allocate(combo, scores[combo.split(":")[0]],
-                                                                                problem, c)
+                alloc = _allocate(combo, scores, problem)
             except InfeasibleBudget as exc:
                 cells[_key(combo, budget)] = {"combo": combo, "budget": budget, "infeasible": str(exc)}
                 continue
@@ -135,7 +141,7 @@ def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progres
 def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
     rows = []
     for budget in c.budgets:
-        for combo in (*c.combos, "uniform"):
+        for combo in c.cells():
             cells = [per_seed[s]["cells"][_key(combo, budget)] for s in c.seeds]
             ok = [cell for cell in cells if "robustness" in cell]
             row = {"budget": budget, "combo": combo, "seeds": len(ok), "infeasible": len(cells) - len(ok)}
@@ -184,10 +190,10 @@ def _markdown(c: CompareConfig, rows: list[dict]) -> str:
 def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from .pipeline.plots import save_figure
+    from .plots import save_figure
 
     fig = Figure(figsize=(11, 4.2))
-    combos = (*c.combos, "uniform")
+    combos = c.cells()
     markers = "osD^vP*X"
     reference = next((r["reference"] for r in rows if r["seeds"]), "")
     for col, (metric, label) in enumerate((("clean", "clean accuracy (%)"), (reference, f"{reference} accuracy (%)"))):

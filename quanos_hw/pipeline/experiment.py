@@ -1,0 +1,178 @@
+"""The shared home of the experiments (``quanos run``, ``quanos compare``): a Runner executes
+named phases of one seed in a Workspace (training phases that resume mid-way, sensitivity scores,
+robustness evaluation), and :func:`prepare` checks a configuration and creates (or, on resume,
+verifies) its results folder.
+
+Every phase is skipped once finished (its state file exists); see workspace.py for the layout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import bitconfig
+from ..checkpoint import load_checkpoint, load_model_state
+from ..data import Dataset, load_dataset
+from ..errors import InputError
+from ..hardware import extract_layers
+from ..models import create_model
+from ..quantization import set_quantization
+from ..robustness import AttackConfig, craft_transfer_set, evaluate_robustness
+from ..sensitivity import compute_sensitivity
+from ..training import TrainConfig, evaluate, train
+from .config import ExperimentConfig
+from .workspace import Workspace
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for but no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+class Runner:
+    """Runs named phases of one seed in a Workspace; ``prefix`` namespaces the phases (compare
+    runs several seeds in one folder). Experiments subclass it for their own phases."""
+
+    def __init__(self, config: ExperimentConfig, data: Dataset, ws: Workspace, device: torch.device, progress: bool,
+                 log, prefix: str = "") -> None:
+        self.c, self.data, self.ws, self.device, self.progress, self.log = config, data, ws, device, progress, log
+        self.prefix = prefix
+        self.timing: dict[str, float] = {}
+
+    def done(self, phase: str) -> dict | None:
+        return self.ws.done(self.prefix + phase)
+
+    def finish(self, phase: str, result: dict) -> dict:
+        return self.ws.finish(self.prefix + phase, result)
+
+    def checkpoint(self, phase: str) -> Path:
+        return self.ws.checkpoint(self.prefix + phase)
+
+    # -- models -------------------------------------------------------------------------------
+    def new_model(self, seed: int):
+        torch.manual_seed(seed)
+        model = create_model(self.c.model, num_classes=self.data.info.num_classes,
+                             in_channels=self.data.info.input_shape[0], mean=self.data.mean, std=self.data.std,
+                             weight_scaling=self.c.weight_scaling, quantize=False)
+        return model.to(self.device)
+
+    def model_meta(self, quantized: bool) -> dict:
+        """The model description stored in checkpoints (``quanos export`` rebuilds the model from it)."""
+        info = self.data.info
+        return {"model": self.c.model, "num_classes": info.num_classes, "in_channels": info.input_shape[0],
+                "input_shape": list(info.input_shape), "weight_scaling": self.c.weight_scaling,
+                "quantized": quantized}
+
+    def load(self, phase: str, seed: int | None = None):
+        """A fresh model holding ``phase``'s final weights, with that phase's quantization state."""
+        model = self.new_model(self.c.seed if seed is None else seed)
+        load_model_state(model, load_checkpoint(self.checkpoint(phase), self.ws.config_hash)["model"])
+        set_quantization(model, self.done(phase)["quantized"])
+        return model
+
+    def train_config(self, epochs: int, offset: int, total: int, seed: int) -> TrainConfig:
+        c = self.c
+        return TrainConfig(epochs=epochs, batch_size=c.batch_size, lr=c.lr, momentum=c.momentum,
+                           weight_decay=c.weight_decay, optimizer=c.optimizer, augment=c.augment, seed=seed,
+                           schedule_offset=offset, schedule_epochs=total, calibration_batches=c.calibration_batches)
+
+    def train_phase(self, phase: str, *, init: str | None, bits, quantize: bool, epochs: int, offset: int,
+                    seed: int | None = None, total: int | None = None) -> dict:
+        state = self.done(phase)
+        if state is not None:
+            return state
+        seed = self.c.seed if seed is None else seed
+        self.log(f"[{self.prefix}{phase}] {'QAT' if quantize else 'float training'} for {epochs} epoch(s)")
+        start = time.perf_counter()
+        model = self.load(init) if init is not None else self.new_model(seed)
+        bitconfig.apply_bit_config(model, bits)
+        set_quantization(model, quantize)
+        total = total if total is not None else self.c.warmup_epochs + self.c.qat_epochs
+        history = train(model, self.data.train, self.train_config(epochs, offset, total, seed),
+                        checkpoint_path=self.checkpoint(phase), config_hash=self.ws.config_hash, resume=True,
+                        progress=self.progress, desc=phase, meta=self.model_meta(quantize))
+        self.timing[self.prefix + phase] = time.perf_counter() - start
+        return self.finish(phase, {
+            "quantized": quantize, "bits": bitconfig.get_bit_config(model), "history": history,
+            "test_accuracy": evaluate(model, self.data.test, self.c.eval_batch_size)})
+
+    def warmup(self) -> dict:
+        """The ``warmup`` phase: float training, or with ``warmup_bits`` quantization-aware training of
+        the fresh network at that uniform width (activations calibrated first, as for every quantized
+        training). Sensitivity is then measured on this network as it was trained (quantized or float),
+        and the hybrid and the baselines start from its weights and, when quantized, its learned clip ranges."""
+        bits = self.c.warmup_bits
+        return self.train_phase("warmup", init=None, bits=16 if bits is None else bits, quantize=bits is not None,
+                                epochs=self.c.warmup_epochs, offset=0)
+
+    # -- sensitivity ---------------------------------------------------------------------------
+    def scores(self, source: str, metric: str) -> dict[str, float]:
+        """Per-layer scores of sensitivity ``metric`` on ``source``'s model, on the training data,
+        with the options the configuration gives it."""
+        return compute_sensitivity(metric, self.load(source), self.data.train, progress=self.progress,
+                                   **self.c.sensitivity_options(metric))
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def attack_config(self) -> AttackConfig:
+        """The robustness evaluation of the (resolved) configuration."""
+        c = self.c
+        return AttackConfig(attacks=c.attacks, large_eps=c.large_eps, large_eps_steps=c.large_eps_steps,
+                            large_eps_samples=c.large_eps_samples, tolerance=c.check_tolerance, seed=c.seed,
+                            batch_size=c.eval_batch_size)
+
+    def evaluate_all(self, models: dict[str, str]) -> dict[str, dict]:
+        """Robustness of each model (name -> phase), every attack of the configuration."""
+        results, transfer, config = {}, None, self.attack_config()
+        test = self.data.test.to(self.device)
+        for name, phase in models.items():
+            key = f"eval_{name}"
+            state = self.done(key)
+            if state is None:
+                if transfer is None:
+                    self.log(f"[{self.prefix}surrogate] crafting transfer attacks for the black-box evaluation")
+                    transfer = craft_transfer_set(self.load("surrogate", self.c.surrogate_seed), test, config,
+                                                  self.progress)
+                self.log(f"[{self.prefix}{key}] white-box and black-box attacks on {name}")
+                start = time.perf_counter()
+                result = evaluate_robustness(self.load(phase), test, config, self.data.info.num_classes, transfer,
+                                             self.progress)
+                self.timing[self.prefix + key] = time.perf_counter() - start
+                state = self.finish(key, result.to_dict())
+            results[name] = state
+        return results
+
+
+@dataclass
+class Setup:
+    config: ExperimentConfig
+    data: Dataset
+    layers: list
+    device: torch.device
+    ws: Workspace
+
+
+def prepare(config: ExperimentConfig, resume: bool) -> Setup:
+    """Resolve ``config`` and check everything that can be checked before a file is written
+    (hardware names and tables, the dataset, the device, the model's layers); then create (or,
+    with ``resume``, verify) the results folder."""
+    from energy_models import get_architecture, load_technology
+
+    c = config.resolve()
+    tech = load_technology(c.technology)
+    for arch in c.architectures():
+        get_architecture(arch, tech)
+    synthetic = dict(n_train=c.synthetic_train, n_test=c.synthetic_test) if c.dataset == "synthetic" else {}
+    data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, **synthetic)
+    device = pick_device(c.device)
+    probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
+    layers = extract_layers(probe, data.info.input_shape)
+    ws = Workspace(c.out_dir, c)
+    ws.prepare(resume)
+    return Setup(c, data, layers, device, ws)
