@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from energy_models import parse_technology
 from quanos_hw.bitconfig import validate_bit_config
-from quanos_hw.errors import BitConfigError, ConfigError, InputError
+from quanos_hw.errors import BitConfigError, ConfigError, DiskFullError, InputError
 from quanos_hw.io import atomic_write_text
 from quanos_hw.pipeline.config import RunConfig, _choices, config_from_dict
 
@@ -102,7 +102,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(DiskFullError, match="no space left on the device while writing"):  # exit 2, one line
         atomic_write_text(target, "new content")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left behind
