@@ -19,13 +19,13 @@ from common import RESULTS, quiet, write
 def warmup_and_ans(warmup_bits: int | None, seed: int) -> dict:
     """The pipeline's own ``warmup`` and ``ans_1`` phases (resumable folder under results/runs/)."""
     from quanos_hw.pipeline import RunConfig
-    from quanos_hw.pipeline.run import Runner, prepare
+    from quanos_hw.pipeline.run import QuanosRunner, prepare
 
     label = "float" if warmup_bits is None else f"{warmup_bits}bit"
     out = RESULTS / "runs" / f"warmup_precision-{label}-seed{seed}"
     config = dataclasses.replace(RunConfig(), warmup_bits=warmup_bits, seed=seed, out_dir=str(out), device="cpu")
     setup = prepare(config, resume=(out / "config.json").is_file())
-    runner = Runner(setup.config, setup.data, setup.ws, setup.device, progress=False, log=print)
+    runner = QuanosRunner(setup.config, setup.data, setup.ws, setup.device, progress=False, log=print)
     warm = runner.warmup()
     ans = runner.ans_phase("ans_1", "warmup")
     return {"warmup_bits": warmup_bits, "warmup_test_accuracy": warm["test_accuracy"],

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import TensorData, check_split
 from .errors import DatasetError
+from .splits import TensorData, check_split
 
 #: dataset -> (folder of the archive, train files, test files, key of the labels)
 LAYOUT = {

@@ -30,10 +30,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, load_model_state, save_checkpoint
-from .data import AUGMENTATIONS, Batches, TensorData, iter_batches
+from .data import Batches, TensorData, iter_batches
 from .errors import ConfigError, TrainingDivergedError
 from .modes import eval_mode
 from .quantization import calibrate_activations, is_calibrated, quantization_enabled
+from .splits import AUGMENTATIONS
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")

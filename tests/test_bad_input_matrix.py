@@ -15,6 +15,7 @@ from quanos_hw.errors import (
     CheckpointError,
     ConfigError,
     DatasetError,
+    DiskFullError,
     InputError,
     UnknownNameError,
 )
@@ -27,6 +28,17 @@ def _bits(**over):
     cfg = {n: {"weight_bit_width": 8, "act_bit_width": 8} for n in NAMES}
     cfg.update(over)
     return cfg
+
+
+def _write_on_a_full_disk(path):
+    """atomic_write_text while every write fails with ENOSPC (as on a full disk)."""
+    import errno
+    from unittest import mock
+
+    from quanos_hw.io import atomic_write_text
+
+    with mock.patch("os.fsync", side_effect=OSError(errno.ENOSPC, "No space left on device")):
+        atomic_write_text(path, "{}")
 
 
 def _tech(mutate):
@@ -124,6 +136,9 @@ CASES = [
         "cifar100", data_dir=str(tmp / "none")), "cifar100 not found", DatasetError),
     ("checkpoint-api", {}, lambda tmp: __import__("quanos_hw.checkpoint", fromlist=["load_checkpoint"])
      .load_checkpoint(tmp / "none.pt"), "does not exist", CheckpointError),
+    ("list-unknown-kind", {}, ["list", "colours"], "unknown kind 'colours' for 'quanos list'; choose one of", None),
+    ("disk-full-api", {}, lambda tmp: _write_on_a_full_disk(tmp / "r.json"), "no space left on the device while "
+     "writing", DiskFullError),
 ]
 IDS = [case[0] for case in CASES]
 

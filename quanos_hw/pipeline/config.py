@@ -220,10 +220,11 @@ def _choices() -> dict[str, list[str]]:
     """
     from energy_models import DATAFLOWS, list_architectures
 
-    from ..data import AUGMENTATIONS, list_datasets
+    from ..data import list_datasets
     from ..layers import WEIGHT_QUANTIZERS
     from ..models import list_models
     from ..sensitivity.base import ACTIVATION_POINTS
+    from ..splits import AUGMENTATIONS
     from ..training import OPTIMIZERS
 
     return {"dataset": list_datasets(), "model": list_models(), "weight_scaling": list(WEIGHT_QUANTIZERS),

@@ -5,13 +5,13 @@ import pytest
 from quanos_hw.errors import ConfigError
 from quanos_hw.pipeline.compare import CompareConfig, compare
 from quanos_hw.pipeline.config import parse_set
-from tests.conftest import FAST
+from tests.conftest import FAST_EXPERIMENT
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "cmp"
-    config = parse_set(FAST + [f"out_dir={out}", "seeds=[0]", "budgets=[0.02, 0.4]",
+    config = parse_set(FAST_EXPERIMENT + [f"out_dir={out}", "seeds=[0]", "budgets=[0.02, 0.4]",
                                "combos=['ans:budget_ilp', 'random:quanos_rule', 'weight_noise:budget_ilp']",
                                "metric_batches=1"], CompareConfig())
     return compare(config, progress=False, log=lambda m: None), out

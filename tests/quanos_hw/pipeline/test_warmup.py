@@ -7,7 +7,7 @@ import torch
 
 from quanos_hw.errors import ConfigError
 from quanos_hw.pipeline.config import RunConfig, config_from_dict, load_preset
-from quanos_hw.pipeline.run import Runner, prepare
+from quanos_hw.pipeline.run import QuanosRunner, prepare
 from quanos_hw.quantization import is_calibrated, quantization_enabled
 
 SMALL = dict(dataset="synthetic", synthetic_train=200, synthetic_test=60, warmup_epochs=1, qat_epochs=1,
@@ -29,7 +29,7 @@ def test_default_warms_up_in_float_and_the_paper_preset_at_16_bits():
 def test_warmup_phase_trains_at_warmup_bits_and_ans_reads_that_network(tmp_path, warmup_bits):
     config = dataclasses.replace(RunConfig(**SMALL), warmup_bits=warmup_bits, out_dir=str(tmp_path / "run"))
     setup = prepare(config, resume=False)
-    runner = Runner(setup.config, setup.data, setup.ws, setup.device, progress=False, log=lambda msg: None)
+    runner = QuanosRunner(setup.config, setup.data, setup.ws, setup.device, progress=False, log=lambda msg: None)
     state = runner.warmup()
     assert state["quantized"] is (warmup_bits is not None)
     widths = {(v["weight_bit_width"], v["act_bit_width"]) for v in state["bits"].values()}
