@@ -62,14 +62,16 @@ class CompareConfig(ExperimentConfig):
             if metric not in METRICS or policy not in POLICIES:
                 raise ConfigError(f"combo {combo!r} must be metric:policy with a metric in {METRICS.names()} and a "
                                   f"policy in {POLICIES.names()}")
-        if not self.budgets or any(not 0 < b <= 1.5 for b in self.budgets):
-            raise ConfigError(f"budgets must be fractions of uniform 16-bit energy in (0, 1.5], got {self.budgets}")
+        # numbers are checked against quanos_hw.bounds.CONFIG_RANGES by ExperimentConfig; here what
+        # a table cannot say: non-empty, distinct
+        for key in ("budgets", "bit_choices", "seeds"):
+            values = getattr(self, key)
+            if not values:
+                raise ConfigError(f"config key {key!r} needs at least one value")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"config key {key!r} lists a value more than once: {list(values)}")
         if self.budget_architecture not in list_architectures():
             raise ConfigError(f"unknown MAC architecture {self.budget_architecture!r}")
-        if not self.seeds:
-            raise ConfigError("seeds needs at least one seed")
-        if self.metric_batches < 1:
-            raise ConfigError("metric_batches must be >= 1")
 
     @property
     def surrogate_seed(self) -> int:
