@@ -104,9 +104,9 @@ CASES = [
         torch.nn.Flatten(), torch.rand(1, 4), torch.zeros(1, dtype=torch.long), -0.1),
      "eps must be between 0 and 1", InputError),
     ("epochs-negative", {}, ["run", "--set", "warmup_epochs=-1", "--out", "{out}"],
-     "'warmup_epochs' must be >= 0", None),
+     "'warmup_epochs' must be between 1 and 10000, got -1", None),
     ("empty-dataset", {}, ["run", "--set", "dataset=synthetic", "--set", "synthetic_train=0", "--out", "{out}"],
-     "'synthetic_train' must be >= 1", None),
+     "'synthetic_train' must be between 1 and 100000, got 0", None),
     ("empty-dataset-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["train"]).train(
         __import__("quanos_hw", fromlist=["create_model"]).create_model("small_cnn", in_channels=1),
         __import__("quanos_hw.data", fromlist=["TensorData"]).TensorData(torch.zeros(0, 1, 8, 8),
