@@ -19,7 +19,6 @@ choice. The table shows what each view buys.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..allocation import POLICIES, BudgetProblem, InfeasibleBudget
 from ..errors import ConfigError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, dumps_strict
 from ..robustness import accuracy_columns, reference_label
 from ..sensitivity import METRICS
 from .config import ExperimentConfig
@@ -224,7 +223,8 @@ def compare(config: CompareConfig, *, resume: bool = False, progress: bool = Tru
     rows = _summary(c, per_seed)
     report = {"config": c.to_dict(), "config_hash": ws.config_hash, "summary": rows,
               "per_seed": {str(s): v for s, v in per_seed.items()}}
+    text = dumps_strict(report, indent=1) + "\n"  # strict JSON, checked before any file is written
     _plot(c, rows, ws.root / "compare_pareto.png")
     atomic_write_text(ws.root / "compare.md", _markdown(c, rows))
-    atomic_write_text(ws.root / "compare.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(ws.root / "compare.json", text)
     return report

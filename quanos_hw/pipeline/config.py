@@ -24,6 +24,7 @@ import yaml
 
 from ..bounds import CONFIG_RANGES, check_ranges
 from ..errors import ConfigError, InputError
+from ..io import load_json_strict, load_yaml_strict, read_input_text
 
 if typing.TYPE_CHECKING:
     from ..attacks import AttackSpec
@@ -256,9 +257,18 @@ def _check_numbers(c: ExperimentConfig) -> None:
         _coerce(type(c), "attacks", c.attacks)  # at least one attack, each at most once
 
 
+def check_out_dir(path: str, what: str = "config key 'out_dir'") -> None:
+    """The results folder must be named: an empty path would silently mean the current folder."""
+    if not path.strip():
+        raise ConfigError(f"{what} is empty; name the results folder")
+    if "\0" in path:
+        raise ConfigError(f"{what} {path!r} holds a NUL character")
+
+
 def _check_values(c: ExperimentConfig) -> None:
     _check_numbers(c)
     _check_names(c)
+    check_out_dir(c.out_dir)
 
 
 def _check_run_values(c: RunConfig) -> None:
@@ -344,17 +354,12 @@ def parse_set(assignments: list[str], base: RunConfig) -> RunConfig:  # base's c
 
 def load_config_file(path: str | Path, base: RunConfig | None = None, cls: type = RunConfig) -> RunConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
-    try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ConfigError(f"config file {str(path)!r} cannot be parsed: {first}") from None
+    origin = f"config file {str(path)!r}"
+    try:  # a regular UTF-8 file of bounded size; duplicate keys, NaN, huge integers, deep nesting refused
+        text = read_input_text(path, "config file")
+        raw = load_json_strict(text, origin) if path.suffix == ".json" else load_yaml_strict(text, origin)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     if isinstance(raw, dict) and set(raw) == {"config_hash", "config"}:
         raw = raw["config"]  # a results folder's config.json
     return config_from_dict(raw if raw is not None else {}, f"config file {str(path)!r}", base, cls)
