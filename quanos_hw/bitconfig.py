@@ -89,8 +89,6 @@ def load_bit_config(path: str | Path, layer_names: list[str] | None = None) -> B
     path = Path(path)
     try:  # a regular UTF-8 file of bounded size; duplicate keys, NaN, huge integers, deep nesting refused
         config = load_json_strict(read_input_text(path, "bit configuration"), f"bit configuration {str(path)!r}")
-    except BitConfigError:
-        raise
     except InputError as exc:
         raise BitConfigError(str(exc)) from None
     if layer_names is None:

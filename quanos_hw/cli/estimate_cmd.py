@@ -7,8 +7,6 @@ import csv
 import io
 import sys
 
-from energy_models.safe_io import dumps_strict
-
 #: top-level keys of ``--json`` (docs/design.md §6); nested objects carry extra fields (cycles, levels).
 JSON_KEYS = ("model", "input_shape", "mac_architecture", "technology", "layers", "totals",
              "energy_saving_vs_uniform16", "energy_saving_vs_uniform8", "compression_vs_fp32",
@@ -118,6 +116,8 @@ def format_csv(report: dict) -> str:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
+    from ..io import dumps_strict
+
     report = estimate_report(args)
     if args.json:
         text = dumps_strict({k: report[k] for k in JSON_KEYS}, indent=1)  # never NaN or Infinity
