@@ -19,15 +19,15 @@ quantities (documented, so a user can check them by hand):
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from .checks import MAX_ENERGY_PJ, MAX_OPERAND_BITS, MAX_WORD_BITS, check_int, check_real
 from .errors import InputError
+from .safe_io import load_json_strict, load_yaml_strict, read_input_text
 
 
 @dataclass(frozen=True)
@@ -93,21 +93,14 @@ def list_technologies() -> list[str]:
 
 
 def load_technology(name_or_path: str | Path = "horowitz45") -> Technology:
-    """Load a shipped table by name, or a user table from a .json/.yaml/.yml path."""
+    """Load a shipped table by name, or a user table from a .json/.yaml/.yml path (read strictly:
+    a regular UTF-8 file of bounded size; duplicate keys, NaN and Infinity are errors)."""
     text, origin = _read(name_or_path)
-    path = Path(str(name_or_path))
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(f"technology table {origin} is not valid YAML: {exc}".replace("\n", " ")) from None
+    where = f"technology table {origin}"
+    if Path(str(name_or_path)).suffix in (".yaml", ".yml"):
+        raw = load_yaml_strict(text, where)
     else:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"technology table {origin} is not valid JSON: {exc}") from None
+        raw = load_json_strict(text, where)
     return parse_technology(raw, origin)
 
 
@@ -119,12 +112,7 @@ def _read(name_or_path: str | Path) -> tuple[str, str]:
     if not path.suffix:
         known = ", ".join(list_technologies())
         raise InputError(f"unknown technology {name!r}; use a shipped table ({known}) or a .json/.yaml file")
-    try:
-        return path.read_text(), repr(name)
-    except FileNotFoundError:
-        raise InputError(f"technology file {name!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read technology file {name!r}: {exc}") from None
+    return read_input_text(path, "technology file"), repr(name)
 
 
 def _energy(entry: object, where: str) -> float:
@@ -132,12 +120,11 @@ def _energy(entry: object, where: str) -> float:
         raise InputError(f"{where}: expected {{'value': <pJ>, 'source': <citation>}}, got {entry!r}")
     if not isinstance(entry.get("source"), str) or not entry["source"].strip():
         raise InputError(f"{where}: every number needs a 'source' citation")
-    value = entry["value"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{where}: energy must be a finite number, got {value!r}")
-    if value < 0:
-        raise InputError(f"{where}: energy must not be negative, got {value}")
-    return float(value)
+    extra = sorted(set(entry) - {"value", "source"})
+    if extra:
+        raise InputError(f"{where}: unknown field(s) {extra}; allowed: ['source', 'value']")
+    # zero is allowed (a cost a model leaves out, e.g. ZigZag's free adder); negative is not physical
+    return check_real(entry["value"], f"{where}: energy", 0, MAX_ENERGY_PJ, unit="pJ")
 
 
 def _by_bits(raw: dict, key: str, origin: str) -> tuple[tuple[int, float], ...]:
@@ -146,15 +133,14 @@ def _by_bits(raw: dict, key: str, origin: str) -> tuple[tuple[int, float], ...]:
         raise InputError(f"technology table {origin}: missing or empty {key!r}")
     out = []
     for bits, entry in table.items():
-        try:
-            b = int(bits)
-        except (TypeError, ValueError):
-            raise InputError(f"technology table {origin}: {key} key {bits!r} is not a bit-width") from None
-        if b <= 0:
-            raise InputError(f"technology table {origin}: {key} key {bits!r} must be positive")
+        if not (isinstance(bits, str) and bits.isdigit() or isinstance(bits, int) and not isinstance(bits, bool)):
+            raise InputError(f"technology table {origin}: {key} key {bits!r} is not a bit-width")
+        b = check_int(int(bits), f"technology table {origin}: {key} key {bits!r}", 1, MAX_OPERAND_BITS)
         out.append((b, _energy(entry, f"technology table {origin}: {key}[{bits}]")))
     if key == "int_mult_pj" and all(e == 0 for _, e in out):
         raise InputError(f"technology table {origin}: int_mult_pj must have a non-zero energy")
+    if len({b for b, _ in out}) != len(out):
+        raise InputError(f"technology table {origin}: {key} gives a bit-width twice")
     return tuple(sorted(out))
 
 
@@ -180,9 +166,10 @@ def parse_technology(raw: object, origin: str = "<dict>") -> Technology:
         for key in ("word_bits", "read_pj", "write_pj"):
             if key not in entry:
                 raise InputError(f"{where}: missing {key!r}")
-        word = entry["word_bits"]
-        if isinstance(word, bool) or not isinstance(word, int) or word <= 0:
-            raise InputError(f"{where}.word_bits must be a positive integer, got {word!r}")
+        extra = sorted(set(entry) - {"word_bits", "read_pj", "write_pj", "description"})
+        if extra:
+            raise InputError(f"{where}: unknown field(s) {extra}; allowed: ['word_bits', 'read_pj', 'write_pj']")
+        word = check_int(entry["word_bits"], f"{where}.word_bits", 1, MAX_WORD_BITS)
         memories.append(
             MemoryLevel(name, word, _energy(entry["read_pj"], f"{where}.read_pj"),
                         _energy(entry["write_pj"], f"{where}.write_pj"))

@@ -12,15 +12,14 @@ of the code passes on unchanged.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from torch import nn
 
 from energy_models.bits import MAX_BITS, MIN_BITS
 
-from .errors import BitConfigError
-from .io import atomic_write_text
+from .errors import BitConfigError, InputError
+from .io import atomic_write_json, load_json_strict, read_input_text
 from .layers import quant_layers
 
 BitConfig = dict[str, dict[str, int]]
@@ -88,14 +87,10 @@ def bit_config_for(config: int | object, layer_names: list[str]) -> BitConfig:
 def load_bit_config(path: str | Path, layer_names: list[str] | None = None) -> BitConfig:
     """Read a bit configuration JSON file; validate it when ``layer_names`` is given."""
     path = Path(path)
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BitConfigError(f"bit configuration file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BitConfigError(f"cannot read bit configuration {str(path)!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BitConfigError(f"bit configuration {str(path)!r} is not valid JSON: {exc}") from None
+    try:  # a regular UTF-8 file of bounded size; duplicate keys, NaN, huge integers, deep nesting refused
+        config = load_json_strict(read_input_text(path, "bit configuration"), f"bit configuration {str(path)!r}")
+    except InputError as exc:
+        raise BitConfigError(str(exc)) from None
     if layer_names is None:
         if not isinstance(config, dict):
             raise BitConfigError(f"bit configuration must be a JSON object, got {type(config).__name__} in "
@@ -106,7 +101,7 @@ def load_bit_config(path: str | Path, layer_names: list[str] | None = None) -> B
 
 def save_bit_config(config: BitConfig, path: str | Path) -> None:
     """Write a bit configuration atomically as pretty JSON."""
-    atomic_write_text(path, json.dumps(config, indent=2) + "\n")
+    atomic_write_json(path, config, indent=2)
 
 
 def get_bit_config(model: nn.Module) -> BitConfig:

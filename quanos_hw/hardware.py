@@ -17,6 +17,7 @@ and is costed with its own activation bit-width.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -168,6 +169,25 @@ def _own_bits(layer: nn.Module | None) -> dict[str, int]:
     return {"weight_bit_width": layer.weight_bit_width, "act_bit_width": layer.act_bit_width}
 
 
+#: most values in one input that extract_layers traces (4 Mi, e.g. 3 x 1024 x 1024): the trace runs one
+#: forward pass, so the work and the activations' memory (a few hundred MiB for VGG) stay bounded
+MAX_INPUT_ELEMENTS = 2**22
+#: most input channels (C of C,H,W): the first layer's weights grow with them
+MAX_INPUT_CHANNELS = 4096
+
+
+def check_input_shape(shape: Sequence[int], what: str = "input shape") -> None:
+    """Refuse, before anything is allocated, an input of more than MAX_INPUT_ELEMENTS values or
+    (C,H,W) MAX_INPUT_CHANNELS channels."""
+    if len(shape) == 3 and shape[0] > MAX_INPUT_CHANNELS:
+        raise InputError(f"{what} {','.join(map(str, shape))} has {shape[0]:,} channels; at most "
+                         f"{MAX_INPUT_CHANNELS:,} are accepted")
+    elements = math.prod(shape)
+    if elements > MAX_INPUT_ELEMENTS:
+        raise InputError(f"{what} {','.join(map(str, shape))} has {elements:,} values per input; at most "
+                         f"{MAX_INPUT_ELEMENTS:,} (e.g. 3,1024,1024) are accepted")
+
+
 def extract_layers(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -182,6 +202,7 @@ def extract_layers(
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s <= 0 for s in shape):
         raise InputError(f"input shape must be positive integers, got {tuple(input_shape)}")
+    check_input_shape(shape)
     layers = [LayerSpec(**record) for record in _trace(model, shape)]
     return layers if bit_config is None else with_bit_config(layers, bit_config)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..checks import did_you_mean
 from ..errors import InputError
 from ..registry import Registry
 from ..technology import Technology, load_technology
@@ -38,7 +39,7 @@ def get_architecture(
     tech = technology if isinstance(technology, Technology) else load_technology(technology)
     shipped = load_architecture_params()
     given = params if isinstance(params, dict) else (
-        {} if params is None else load_architecture_params(params).get(name, {}))
+        {} if params is None else load_params_file(params, shipped).get(name, {}))
     if name not in shipped and not given:
         raise InputError(f"MAC architecture {name!r} has no entry {name!r} in {DATA_FILE}: add its parameters "
                          f"there (or pass them as architecture parameters)")
@@ -47,4 +48,18 @@ def get_architecture(
     return cls(tech, merged)
 
 
-__all__ = ["ARCHITECTURES", "MacArchitecture", "get_architecture", "list_architectures"]
+def load_params_file(path: str | Path, shipped: dict[str, dict] | None = None) -> dict[str, dict]:
+    """A user's architecture parameter file, every entry checked: each key names a registered
+    architecture (a misspelling is an error with a suggestion, never silently ignored) and each
+    entry, over the shipped parameters, passes that architecture's checks."""
+    raw = load_architecture_params(path)
+    shipped = load_architecture_params() if shipped is None else shipped
+    for arch, entry in raw.items():
+        if arch not in ARCHITECTURES:
+            raise InputError(f"architecture parameter file {str(path)!r} names unknown MAC architecture {arch!r}"
+                             f"{did_you_mean(arch, list_architectures())} (known: {', '.join(list_architectures())})")
+        ARCHITECTURES.get(arch).validate_params({**shipped.get(arch, {}), **entry})
+    return raw
+
+
+__all__ = ["ARCHITECTURES", "MacArchitecture", "get_architecture", "list_architectures", "load_params_file"]

@@ -9,7 +9,6 @@ multiplier, i.e. of the layer's input activations.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from importlib import resources
 from pathlib import Path
@@ -17,8 +16,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..checks import MAX_OPERAND_BITS, MAX_OVERHEAD_FRACTION, MAX_UNITS, check_int, check_real, did_you_mean
 from ..errors import InputError
+from ..safe_io import load_json_strict, load_yaml_strict, read_input_text
 from ..technology import Technology
+
+#: parameter name -> (low, high) bounds; integer parameters not listed are bit-widths in [1, MAX_OPERAND_BITS]
+PARAM_BOUNDS: dict[str, tuple[float, float]] = {"units": (1, MAX_UNITS),
+                                                "overhead_fraction": (0.0, MAX_OVERHEAD_FRACTION)}
 
 #: The shipped parameters of every registered architecture (one entry per architecture name).
 DATA_FILE = "energy_models/data/architectures.json"
@@ -32,26 +37,34 @@ class MacArchitecture(ABC):
 
     def __init__(self, technology: Technology, params: dict) -> None:
         self.technology = technology
-        self.params = self._validate(params)
+        self.params = self.validate_params(params)
 
-    def _validate(self, params: dict) -> dict:
-        extra = sorted(set(params) - set(self.PARAMS) - {"source"})
+    @classmethod
+    def validate_params(cls, params: dict) -> dict:
+        """``params`` checked against ``PARAMS`` and the physical bounds (PARAM_BOUNDS; integers are
+        bit-widths unless listed there); returns the normalised parameters (lists sorted)."""
+        where = f"architecture {cls.name!r}"
+        extra = sorted(set(params) - set(cls.PARAMS) - {"source"})
         if extra:
-            raise InputError(f"architecture {self.name!r}: unknown parameter(s) {extra}; known: {sorted(self.PARAMS)}")
+            hint = did_you_mean(extra[0], sorted(cls.PARAMS))
+            raise InputError(f"{where}: unknown parameter(s) {extra}{hint} (known: {sorted(cls.PARAMS)})")
         out = {}
-        for key, typ in self.PARAMS.items():
+        for key, typ in cls.PARAMS.items():
             if key not in params:
-                raise InputError(f"architecture {self.name!r}: missing parameter {key!r}")
+                raise InputError(f"{where}: missing parameter {key!r}")
             value = params[key]
-            if typ is int and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise InputError(f"architecture {self.name!r}: {key} must be a positive integer, got {value!r}")
-            if typ is float and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-                raise InputError(f"architecture {self.name!r}: {key} must be a number >= 0, got {value!r}")
-            if typ is list and (not isinstance(value, list) or not value or
-                                not all(isinstance(v, int) and v > 0 for v in value)):
-                raise InputError(f"architecture {self.name!r}: {key} must be a list of positive integers")
-            if typ is str and not isinstance(value, str):
-                raise InputError(f"architecture {self.name!r}: {key} must be a string")
+            low, high = PARAM_BOUNDS.get(key, (1, MAX_OPERAND_BITS))
+            if typ is int:
+                check_int(value, f"{where}: {key}", low, high)
+            elif typ is float:
+                check_real(value, f"{where}: {key}", low, high)
+            elif typ is list:
+                if not isinstance(value, list) or not value:
+                    raise InputError(f"{where}: {key} must be a list of positive integers")
+                for v in value:
+                    check_int(v, f"{where}: {key} entry", low, high)
+            elif typ is str and not isinstance(value, str):
+                raise InputError(f"{where}: {key} must be a string")
             out[key] = sorted(value) if typ is list else value
         return out
 
@@ -85,25 +98,15 @@ def smallest_mode(bits: np.ndarray, modes: list[int]) -> np.ndarray:
 
 
 def load_architecture_params(path: str | Path | None = None) -> dict[str, dict]:
-    """The shipped parameters, or a user JSON/YAML file of ``{architecture: {param: value}}``."""
+    """The shipped parameters, or a user JSON/YAML file of ``{architecture: {param: value}}`` (read
+    strictly: a regular UTF-8 file of bounded size; duplicate keys, NaN and Infinity are errors)."""
     if path is None:
         text = resources.files("energy_models").joinpath(*DATA_FILE.split("/")[1:]).read_text()
-        return json.loads(text)
+        return load_json_strict(text, DATA_FILE)
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError(f"architecture parameter file {str(path)!r} does not exist") from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text)
-        else:
-            raw = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is bad input
-        message = f"architecture parameter file {str(path)!r} cannot be parsed: {exc}"
-        raise InputError(message.replace("\n", " ")) from None
+    text = read_input_text(path, "architecture parameter file")
+    origin = f"architecture parameter file {str(path)!r}"
+    raw = load_yaml_strict(text, origin) if path.suffix in (".yaml", ".yml") else load_json_strict(text, origin)
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
-        raise InputError(f"architecture parameter file {str(path)!r} must map names to parameter objects")
+        raise InputError(f"{origin} must map names to parameter objects")
     return raw

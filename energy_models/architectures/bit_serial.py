@@ -21,8 +21,9 @@ class BitSerial(MacArchitecture):
     PARAMS = {"parallel_bits": int, "serial_operand": str, "accumulator_bits": int,
               "overhead_fraction": float, "units": int}
 
-    def _validate(self, params):
-        out = super()._validate(params)
+    @classmethod
+    def validate_params(cls, params):
+        out = super().validate_params(params)
         if out["serial_operand"] not in ("act", "weight"):
             raise InputError("architecture 'bit_serial': serial_operand must be 'act' or 'weight'")
         return out

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from energy_models.registry import Registry
 
+from ..bounds import MAX_STEPS, Range, check_number
 from ..data import Batches, TensorData, iter_batches
 from ..errors import InputError
 from ..modes import eval_mode  # noqa: F401 - the attacks' eval mode, re-exported by quanos_hw.attacks
@@ -34,9 +35,10 @@ def check_eps(eps: float, name: str = "eps") -> float:
     return float(eps)
 
 
-def check_positive_int(value: object, name: str) -> int:
+def check_positive_int(value: object, name: str, maximum: int = MAX_STEPS) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name} must be a positive integer, got {value!r}")
+    check_number(value, Range(1, maximum), name)
     return value
 
 

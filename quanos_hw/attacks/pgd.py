@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..bounds import SEED_MAX, Range, check_number
 from ..errors import InputError
 from .base import AttackSpec, check_eps, check_positive_int, eval_mode, input_gradient, register_attack
 
@@ -45,6 +46,7 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
 def check_seed(seed: object, name: str) -> None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InputError(f"attack {name!r}: seed must be an integer or null, got {seed!r}")
+    check_number(seed, Range(0, SEED_MAX, optional=True), f"attack {name!r}: seed")
 
 
 @register_attack("pgd")

@@ -22,8 +22,10 @@ def add_parser(sub) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..pipeline.compare import CompareConfig, compare
-    from ..pipeline.config import load_config_file, parse_set
+    from ..pipeline.config import check_out_dir, load_config_file, parse_set
 
+    if args.out is not None:
+        check_out_dir(args.out, "--out")
     if args.resume and not (args.config or args.set):
         if not args.out:
             raise InputError("--resume needs --out DIR (the folder of the comparison to continue)")
@@ -35,7 +37,7 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.config:
             config = load_config_file(args.config, config, cls=CompareConfig)
         config = parse_set(args.set, config)
-    overrides = {k: v for k, v in (("out_dir", args.out), ("device", args.device)) if v}
+    overrides = {k: v for k, v in (("out_dir", args.out), ("device", args.device)) if v is not None}
     config = dataclasses.replace(config, **overrides) if overrides else config
     report = compare(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
                      log=lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import sys
 
 #: top-level keys of ``--json`` (docs/design.md §6); nested objects carry extra fields (cycles, levels).
@@ -35,20 +34,36 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_estimate)
 
 
+#: most classifier outputs accepted by --num-classes (the classifier's weights are allocated)
+MAX_NUM_CLASSES = 100_000
+
+
+def _classes(args: argparse.Namespace, default: int) -> int:
+    from ..errors import InputError
+
+    if args.num_classes is None:
+        return default
+    if not 1 <= args.num_classes <= MAX_NUM_CLASSES:
+        raise InputError(f"--num-classes must be between 1 and {MAX_NUM_CLASSES}, got {args.num_classes}")
+    return args.num_classes
+
+
 def _shape(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
     from ..data import dataset_info
     from ..errors import InputError
+    from ..hardware import check_input_shape
 
     if args.dataset:
         info = dataset_info(args.dataset)
-        return info.input_shape, args.num_classes or info.num_classes
+        return info.input_shape, _classes(args, info.num_classes)
     try:
         shape = tuple(int(v) for v in args.input_shape.split(","))
     except ValueError:
         raise InputError(f"--input-shape must be C,H,W integers, got {args.input_shape!r}") from None
     if len(shape) != 3 or min(shape) < 1:
         raise InputError(f"--input-shape must be three positive integers C,H,W, got {args.input_shape!r}")
-    return shape, args.num_classes or 10
+    check_input_shape(shape, "--input-shape")
+    return shape, _classes(args, 10)
 
 
 def estimate_report(args: argparse.Namespace) -> dict:
@@ -101,9 +116,11 @@ def format_csv(report: dict) -> str:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
+    from ..io import dumps_strict
+
     report = estimate_report(args)
     if args.json:
-        text = json.dumps({k: report[k] for k in JSON_KEYS}, indent=1)
+        text = dumps_strict({k: report[k] for k in JSON_KEYS}, indent=1)  # never NaN or Infinity
     elif args.csv:
         text = format_csv(report).rstrip("\n")
     else:

@@ -33,8 +33,10 @@ def help_config() -> str:
 
 
 def resolve_config(args: argparse.Namespace):
-    from ..pipeline.config import load_config_file, load_preset, parse_set
+    from ..pipeline.config import check_out_dir, load_config_file, load_preset, parse_set
 
+    if args.out is not None:
+        check_out_dir(args.out, "--out")
     explicit = args.config or args.preset or args.set
     if args.resume and not explicit:
         if not args.out:
@@ -52,7 +54,7 @@ def resolve_config(args: argparse.Namespace):
             config = load_config_file(args.config, config)
         config = parse_set(args.set, config)
     overrides = {}
-    if args.out:
+    if args.out is not None:
         overrides["out_dir"] = args.out
     if args.device:
         overrides["device"] = args.device

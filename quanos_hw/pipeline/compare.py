@@ -19,7 +19,6 @@ choice. The table shows what each view buys.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..allocation import POLICIES, BudgetProblem, InfeasibleBudget
 from ..errors import ConfigError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, dumps_strict
 from ..robustness import accuracy_columns, reference_label
 from ..sensitivity import METRICS
 from .config import ExperimentConfig
@@ -62,14 +61,16 @@ class CompareConfig(ExperimentConfig):
             if metric not in METRICS or policy not in POLICIES:
                 raise ConfigError(f"combo {combo!r} must be metric:policy with a metric in {METRICS.names()} and a "
                                   f"policy in {POLICIES.names()}")
-        if not self.budgets or any(not 0 < b <= 1.5 for b in self.budgets):
-            raise ConfigError(f"budgets must be fractions of uniform 16-bit energy in (0, 1.5], got {self.budgets}")
+        # numbers are checked against quanos_hw.bounds.CONFIG_RANGES by ExperimentConfig; here what
+        # a table cannot say: non-empty, distinct
+        for key in ("budgets", "bit_choices", "seeds"):
+            values = getattr(self, key)
+            if not values:
+                raise ConfigError(f"config key {key!r} needs at least one value")
+            if len(set(values)) != len(values):
+                raise ConfigError(f"config key {key!r} lists a value more than once: {list(values)}")
         if self.budget_architecture not in list_architectures():
             raise ConfigError(f"unknown MAC architecture {self.budget_architecture!r}")
-        if not self.seeds:
-            raise ConfigError("seeds needs at least one seed")
-        if self.metric_batches < 1:
-            raise ConfigError("metric_batches must be >= 1")
 
     @property
     def surrogate_seed(self) -> int:
@@ -222,7 +223,8 @@ def compare(config: CompareConfig, *, resume: bool = False, progress: bool = Tru
     rows = _summary(c, per_seed)
     report = {"config": c.to_dict(), "config_hash": ws.config_hash, "summary": rows,
               "per_seed": {str(s): v for s, v in per_seed.items()}}
+    text = dumps_strict(report, indent=1) + "\n"  # strict JSON, checked before any file is written
     _plot(c, rows, ws.root / "compare_pareto.png")
     atomic_write_text(ws.root / "compare.md", _markdown(c, rows))
-    atomic_write_text(ws.root / "compare.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(ws.root / "compare.json", text)
     return report

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from energy_models.bits import MAX_BITS, MIN_BITS
-
+from ..bounds import CONFIG_RANGES, check_ranges
 from ..errors import ConfigError, InputError
+from ..io import load_json_strict, load_yaml_strict, read_input_text
 
 if typing.TYPE_CHECKING:
     from ..attacks import AttackSpec
@@ -249,65 +249,37 @@ def _check_names(c: ExperimentConfig) -> None:
                 raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {value!r}")
 
 
-def _check_counts(c: ExperimentConfig) -> None:
-    for n in ("warmup_epochs", "qat_epochs", "weight_decay", "momentum", "check_tolerance", "seed", "split_seed"):
-        if getattr(c, n) < 0:
-            raise ConfigError(f"config key {n!r} must be >= 0, got {getattr(c, n)}")
-    for n in ("batch_size", "calibration_batches", "ans_batch_size", "large_eps_steps", "eval_batch_size",
-              "synthetic_train", "synthetic_test"):
-        if getattr(c, n) < 1:
-            raise ConfigError(f"config key {n!r} must be >= 1, got {getattr(c, n)}")
-    if c.large_eps_samples is not None and c.large_eps_samples < 1:
-        raise ConfigError(f"config key 'large_eps_samples' must be >= 1 or null, got {c.large_eps_samples}")
+def _check_numbers(c: ExperimentConfig) -> None:
+    """Every number finite and in its range (the table quanos_hw.bounds.CONFIG_RANGES)."""
+    values = {f.name: getattr(c, f.name) for f in fields(c) if f.name != "attacks"}  # attacks check themselves
+    check_ranges(values, CONFIG_RANGES, error=ConfigError)
     if c.attacks is not None:
         _coerce(type(c), "attacks", c.attacks)  # at least one attack, each at most once
-    if not c.lr > 0:
-        raise ConfigError(f"config key 'lr' must be > 0, got {c.lr}")
 
 
-def _check_eps(c: ExperimentConfig) -> None:
-    for name in ("ans_eps", "large_eps"):
-        value = getattr(c, name)
-        if value is not None and not 0 <= value <= 1:
-            raise ConfigError(f"config key {name!r} must be between 0 and 1, got {value}")
-
-
-def _check_bits(c: ExperimentConfig) -> None:
-    bounds = f"between {MIN_BITS} and {MAX_BITS}"
-    if not MIN_BITS <= c.input_bit_width <= MAX_BITS:
-        raise ConfigError(f"config key 'input_bit_width' must be {bounds}, got {c.input_bit_width}")
-    if c.warmup_bits is not None and not MIN_BITS <= c.warmup_bits <= MAX_BITS:
-        raise ConfigError(f"config key 'warmup_bits' must be null (float warm-up) or {bounds}, got {c.warmup_bits}")
+def check_out_dir(path: str, what: str = "config key 'out_dir'") -> None:
+    """The results folder must be named: an empty path would silently mean the current folder."""
+    if not path.strip():
+        raise ConfigError(f"{what} is empty; name the results folder")
+    if "\0" in path:
+        raise ConfigError(f"{what} {path!r} holds a NUL character")
 
 
 def _check_values(c: ExperimentConfig) -> None:
+    _check_numbers(c)
     _check_names(c)
-    _check_counts(c)
-    _check_eps(c)
-    _check_bits(c)
+    check_out_dir(c.out_dir)
 
 
 def _check_run_values(c: RunConfig) -> None:
-    bounds = f"between {MIN_BITS} and {MAX_BITS}"
-    for name in ("ans_batches", "iterations"):
-        if getattr(c, name) < 1:
-            raise ConfigError(f"config key {name!r} must be >= 1, got {getattr(c, name)}")
     if c.qat_epochs < c.iterations:
         raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
-    for name in ("k_init", "k_min"):
-        if not MIN_BITS <= getattr(c, name) <= MAX_BITS:
-            raise ConfigError(f"config key {name!r} must be {bounds}, got {getattr(c, name)}")
     if c.k_min > c.k_init:
         raise ConfigError(f"config key 'k_min' ({c.k_min}) must not exceed 'k_init' ({c.k_init})")
-    for b in c.uniform_bits:
-        if not MIN_BITS <= b <= MAX_BITS:
-            raise ConfigError(f"config key 'uniform_bits' values must be {bounds}, got {b}")
     if 16 not in c.uniform_bits or 8 not in c.uniform_bits:
         raise ConfigError("config key 'uniform_bits' must include 16 and 8 (the reference baselines)")
     if isinstance(c.first_last, str) and c.first_last != "keep":
         raise ConfigError(f"config key 'first_last' must be null, 'keep' or a bit-width, got {c.first_last!r}")
-    if isinstance(c.first_last, int) and not MIN_BITS <= c.first_last <= MAX_BITS:
-        raise ConfigError(f"config key 'first_last' must be {bounds}, got {c.first_last}")
 
 
 def _check_metric(c: RunConfig) -> None:
@@ -382,17 +354,12 @@ def parse_set(assignments: list[str], base: RunConfig) -> RunConfig:  # base's c
 
 def load_config_file(path: str | Path, base: RunConfig | None = None, cls: type = RunConfig) -> RunConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
-    try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ConfigError(f"config file {str(path)!r} cannot be parsed: {first}") from None
+    origin = f"config file {str(path)!r}"
+    try:  # a regular UTF-8 file of bounded size; duplicate keys, NaN, huge integers, deep nesting refused
+        text = read_input_text(path, "config file")
+        raw = load_json_strict(text, origin) if path.suffix == ".json" else load_yaml_strict(text, origin)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     if isinstance(raw, dict) and set(raw) == {"config_hash", "config"}:
         raw = raw["config"]  # a results folder's config.json
     return config_from_dict(raw if raw is not None else {}, f"config file {str(path)!r}", base, cls)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import platform
 import subprocess
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from energy_models import energy_report, with_bits
 
 from .. import __version__
 from ..bitconfig import save_bit_config
-from ..io import atomic_write_text
+from ..io import atomic_write_text, dumps_strict
 from .config import RunConfig
 from .markdown import render_markdown
 from .plots import write_plots
@@ -152,12 +151,13 @@ def layers_csv(report: dict) -> str:
 def write_outputs(root: Path, run: RunOutputs) -> tuple[dict, list[str]]:
     """Write every result file atomically; return the report and the files' paths (report.json last)."""
     report = build_report(run)
+    report_text = dumps_strict(report, indent=1) + "\n"  # strict JSON, checked before any file is written
     files = []
     save_bit_config(report["bits"], root / "bits.json")
     atomic_write_text(root / "layers.csv", layers_csv(report))
     files += ["bits.json", "layers.csv"]
     files += write_plots(root, report)
     atomic_write_text(root / "report.md", render_markdown(report))
-    atomic_write_text(root / "report.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(root / "report.json", report_text)
     files += ["report.md", "report.json"]
     return report, [str(root / f) for f in files]

@@ -85,11 +85,19 @@ def test_parameters_live_in_data_and_can_be_overridden(tmp_path):
 
 
 @pytest.mark.parametrize("name, params, match", [
-    ("data_gated", {"overhead_fraction": -1}, "must be a number >= 0"),
-    ("data_gated", {"gating": 1}, r"unknown parameter\(s\) \['gating'\]"),
+    ("data_gated", {"overhead_fraction": -1}, "overhead_fraction must be >= 0 and <= 10, got -1"),
+    ("data_gated", {"overhead_fraction": float("nan")}, "overhead_fraction must be a finite number, got nan"),
+    ("data_gated", {"overhead_fraction": float("inf")}, "overhead_fraction must be a finite number, got inf"),
+    ("data_gated", {"overhead_fraction": 11}, "overhead_fraction must be >= 0 and <= 10, got 11"),
+    ("data_gated", {"gating": 1}, r"unknown parameter\(s\) \['gating'\] \(known"),
+    ("data_gated", {"overhead_fractoin": 0.1}, "did you mean 'overhead_fraction'"),
     ("bit_serial", {"serial_operand": "both"}, "serial_operand must be 'act' or 'weight'"),
     ("subword_parallel", {"modes": []}, "must be a list of positive integers"),
-    ("fixed16", {"units": 0}, "must be a positive integer"),
+    ("subword_parallel", {"modes": [16, 1000]}, "modes entry must be an integer between 1 and 256, got 1000"),
+    ("fixed16", {"units": 0}, "units must be an integer between 1 and 10000000, got 0"),
+    ("fixed16", {"units": 10**40}, "units must be an integer between 1 and 10000000, got an integer of 41 digits"),
+    ("fixed16", {"datapath_bits": 16.0}, "datapath_bits must be an integer between 1 and 256, got 16.0"),
+    ("fixed16", {"accumulator_bits": 10**6}, "accumulator_bits must be an integer between 1 and 256"),
 ])
 def test_bad_parameters(name, params, match):
     with pytest.raises(InputError, match=match):
@@ -139,3 +147,32 @@ def test_a_registered_architecture_without_a_data_entry_is_an_input_error(monkey
                                  "energy_models/data/architectures.json: add its parameters there (or pass them "
                                  "as architecture parameters)")
     assert get_architecture("throwaway", params={"units": 4}).units == 4  # parameters given: no entry needed
+
+
+@pytest.mark.parametrize("text, match", [
+    ('{"data_gatd": {"overhead_fraction": 0.2}}', "unknown MAC architecture 'data_gatd'; did you mean 'data_gated'"),
+    ('{"tpu": {}}', "names unknown MAC architecture 'tpu' \\(known: "),
+    ('{"bit_serial": {"overhead_fraction": NaN}}', "holds NaN; only finite numbers"),
+    ('{"bit_serial": {"overhead_fraction": Infinity}}', "holds Infinity"),
+    ('{"bit_serial": {"overhead_fraction": 1e999}}', "not a finite number"),
+    ('{"data_gated": {"units": 4}, "data_gated": {"units": 8}}', "has the key 'data_gated' twice"),
+    ('{"bit_serial": {"overhead_fraction": -0.5}}', "architecture 'bit_serial': overhead_fraction must be >= 0"),
+])
+def test_parameter_files_are_checked_in_full(tmp_path, text, match):
+    """Every entry of the file is checked, also one for an architecture not being estimated."""
+    f = tmp_path / "arch.json"
+    f.write_text(text)
+    with pytest.raises(InputError, match=match):
+        get_architecture("fixed16", params=f)
+
+
+def test_parameter_files_that_are_not_text_files(tmp_path):
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(InputError, match="is a directory, not a regular file"):
+        get_architecture("fixed16", params=tmp_path / "dir.yaml")
+    (tmp_path / "l1.yaml").write_bytes(b"data_gated:\n  source: caf\xe9\n")
+    with pytest.raises(InputError, match=r"is not UTF-8 text \(byte 0xe9"):
+        get_architecture("fixed16", params=tmp_path / "l1.yaml")
+    (tmp_path / "dup.yaml").write_text("data_gated:\n  units: 4\n  units: 8\n")
+    with pytest.raises(InputError, match="twice"):
+        get_architecture("data_gated", params=tmp_path / "dup.yaml")

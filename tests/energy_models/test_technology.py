@@ -71,11 +71,21 @@ def test_user_tables_in_json_and_yaml(tmp_path):
 @pytest.mark.parametrize("mutate, match", [
     (lambda r: r.pop("memories"), "missing or empty 'memories'"),
     (lambda r: r.pop("int_mult_pj"), "missing or empty 'int_mult_pj'"),
-    (lambda r: r["int_add_pj"]["32"].__setitem__("value", -0.1), "must not be negative"),
+    (lambda r: r["int_add_pj"]["32"].__setitem__("value", -0.1), r"int_add_pj\[32\]: energy must be >= 0 and <="),
+    (lambda r: r["int_add_pj"]["32"].__setitem__("value", 1e308), r"energy must be >= 0 and <= 1e\+06 pJ, got 1e\+308"),
+    (lambda r: r["int_mult_pj"]["8"].__setitem__("value", float("nan")), "energy must be a finite number, got nan"),
+    (lambda r: r["memories"]["dram"]["read_pj"].__setitem__("value", float("inf")), "read_pj: energy must be a finite"),
+    (lambda r: r["memories"]["dram"].__setitem__("word_bits", 10**30), "word_bits must be an integer between 1"),
+    (lambda r: r["memories"]["dram"].__setitem__("word_bits", 32.0), "word_bits must be an integer"),
+    (lambda r: r["memories"]["dram"].__setitem__("banks", 4), r"memories.dram: unknown field\(s\) \['banks'\]"),
+    (lambda r: r["int_add_pj"]["32"].__setitem__("cite", "x"), r"unknown field\(s\) \['cite'\]"),
+    (lambda r: r["int_add_pj"].__setitem__("1000", {"value": 1, "source": "s"}), "between 1 and 256"),
+    (lambda r: r["int_add_pj"].__setitem__("032", {"value": 1, "source": "s"}), "gives a bit-width twice"),
+    (lambda r: r["int_mult_pj"]["8"].__setitem__("value", 0), "int_mult_pj must have a non-zero energy"),
     (lambda r: r["int_add_pj"]["32"].__setitem__("value", "cheap"), "must be a finite number"),
     (lambda r: r["int_add_pj"]["32"].pop("source"), "needs a 'source' citation"),
     (lambda r: r["memories"]["dram"].pop("write_pj"), "missing 'write_pj'"),
-    (lambda r: r["memories"]["dram"].__setitem__("word_bits", 0), "word_bits must be a positive integer"),
+    (lambda r: r["memories"]["dram"].__setitem__("word_bits", 0), "word_bits must be an integer .* got 0"),
     (lambda r: r["int_mult_pj"].__setitem__("x", {"value": 1, "source": "s"}), "is not a bit-width"),
     (lambda r: r.__setitem__("voltage", 0.9), r"unknown field\(s\) \['voltage'\]"),
     (lambda r: r.pop("name"), "missing string field 'name'"),
@@ -98,3 +108,27 @@ def test_bad_files(tmp_path):
         load_technology("tsmc7")
     with pytest.raises(InputError, match="has no memory level 'hbm'"):
         load_technology().memory("hbm")
+
+
+@pytest.mark.parametrize("suffix, text, match", [
+    (".json", '{"name": "a", "name": "b"}', "has the key 'name' twice"),
+    (".yaml", "name: a\nname: b\n", "twice"),
+    (".json", '{"name": NaN}', "NaN"),
+    (".json", '{"name": ' + "1" * 5000 + "}", "integer of 5000 digits"),
+    (".json", "[" * 5000 + "]" * 5000, "nested more than"),
+])
+def test_user_tables_are_read_strictly(tmp_path, suffix, text, match):
+    path = tmp_path / f"t{suffix}"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match):
+        load_technology(path)
+
+
+def test_special_files_are_refused(tmp_path):
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(InputError, match="is a directory, not a regular file"):
+        load_technology(tmp_path / "folder.json")
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b'{"name": "caf\xe9"}')
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        load_technology(bad)

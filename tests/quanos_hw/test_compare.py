@@ -53,9 +53,15 @@ def test_quanos_rule_gives_the_highest_score_the_fewest_bits(report):
 @pytest.mark.parametrize("key, value, match", [
     ("combos", ("ans:greedy",), "must be metric:policy"),
     ("combos", ("sharpness:budget_ilp",), "must be metric:policy"),
-    ("budgets", (0.0,), "budgets must be fractions"),
+    ("budgets", (0.0,), r"config key 'budgets' must be > 0 and <= 1.5, got 0.0"),
+    ("budgets", (float("nan"),), "config key 'budgets' must hold only finite numbers, got nan"),
     ("budget_architecture", "tpu", "unknown MAC architecture"),
-    ("seeds", (), "at least one seed"),
+    ("seeds", (), "config key 'seeds' needs at least one value"),
+    ("seeds", (-1,), "config key 'seeds' must be between 0 and 4294967294, got -1"),
+    ("seeds", (0, 0), r"config key 'seeds' lists a value more than once: \[0, 0\]"),
+    ("bit_choices", (1, 99), "config key 'bit_choices' must be between 2 and 16, got 1"),
+    ("bit_choices", (), "config key 'bit_choices' needs at least one value"),
+    ("metric_batches", 0, "config key 'metric_batches' must be between 1 and 100000, got 0"),
 ])
 def test_bad_compare_configs(key, value, match):
     with pytest.raises(ConfigError, match=match):

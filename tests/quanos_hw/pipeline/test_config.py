@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_files_and_presets(tmp_path):
     ({"seed": 1.5}, "config key 'seed' must be int"),
     ({"download": "yes"}, "config key 'download' must be bool"),
     ({"uniform_bits": [16, "8"]}, "config key 'uniform_bits' must be tuple"),
-    ({"warmup_epochs": -1}, "'warmup_epochs' must be >= 0"),
+    ({"warmup_epochs": -1}, "'warmup_epochs' must be between 1 and 10000, got -1"),
     ({"dataset": "imagenet"}, "config key 'dataset' must be one of"),
     ({"model": "lenet"}, "config key 'model' must be one of"),
     ({"ans_eps": 1.5}, "'ans_eps' must be between 0 and 1"),
@@ -92,7 +93,7 @@ def test_files_and_presets(tmp_path):
     ({"first_last": "both"}, "'first_last' must be null, 'keep' or a bit-width"),
     ({"mac_architectures": ["tpu"]}, "unknown MAC architecture 'tpu'"),
     ({"qat_epochs": 1, "iterations": 2}, r"qat_epochs \(1\) must be at least iterations \(2\)"),
-    ({"lr": 0}, "'lr' must be > 0"),
+    ({"lr": 0}, "'lr' must be > 0 and <= 10, got 0"),
 ])
 def test_bad_configs_name_the_problem(raw, match):
     with pytest.raises(ConfigError, match=match):
@@ -114,3 +115,59 @@ def test_bad_files(tmp_path):
         parse_set(["seed"], RunConfig())
     with pytest.raises(ConfigError, match="unknown preset"):
         load_preset("fast")
+
+
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize("assignment, match", [
+    ("lr=.inf", "config key 'lr' must be a finite number, got inf"),
+    ("lr=-0.1", "config key 'lr' must be > 0 and <= 10, got -0.1"),
+    ("momentum=.nan", "config key 'momentum' must be a finite number, got nan"),
+    ("momentum=1", "config key 'momentum' must be >= 0 and < 1, got 1"),
+    ("weight_decay=.nan", "config key 'weight_decay' must be a finite number, got nan"),
+    ("weight_decay=.inf", "config key 'weight_decay' must be a finite number, got inf"),
+    ("weight_decay=-0.0001", "config key 'weight_decay' must be between 0 and 1, got -0.0001"),
+    ("check_tolerance=.nan", "config key 'check_tolerance' must be a finite number, got nan"),
+    ("check_tolerance=2", "config key 'check_tolerance' must be between 0 and 1, got 2"),
+    ("large_eps=-.inf", "config key 'large_eps' must be a finite number, got -inf"),
+    ("ans_eps=.nan", "config key 'ans_eps' must be a finite number, got nan"),
+    ("seed=12345678901234567890", "config key 'seed' must be between 0 and 4294967294, got 12345678901234567890"),
+    ("seed=-1", "config key 'seed' must be between 0 and 4294967294, got -1"),
+    ("split_seed=4294967296", "config key 'split_seed' must be between 0 and 4294967294"),
+    ("surrogate_seed=-3", "config key 'surrogate_seed' must be between 0 and 4294967294, got -3"),
+    ("seed=" + "9" * 200, "config key 'seed' must be between 0 and 4294967294, got an integer of 200 digits"),
+    ("warmup_epochs=0", "config key 'warmup_epochs' must be between 1 and 10000, got 0"),
+    ("qat_epochs=100000", "config key 'qat_epochs' must be between 0 and 10000, got 100000"),
+    ("batch_size=10000000", "config key 'batch_size' must be between 1 and 65536, got 10000000"),
+    ("large_eps_samples=0", "config key 'large_eps_samples' must be between 1 and 10000000, got 0"),
+    ("synthetic_train=1000000000", "config key 'synthetic_train' must be between 1 and 100000"),
+    ("uniform_bits=[16, 8, 99]", "config key 'uniform_bits' must be between 2 and 16, got 99"),
+    ("first_last=1", "config key 'first_last' must be between 2 and 16, got 1"),
+    ("metric_options={seed: .nan}", "config key 'metric_options' must hold only finite numbers, got nan"),
+    ("attacks=[{name: pgd, eps: 0.1, steps: 100000000}]", "attack 'pgd' steps must be between 1 and 10000"),
+    ("attacks=[{name: pgd, eps: 0.1, alpha: .inf}]", "attack 'pgd' alpha must be a number, got inf"),
+    ("attacks=[{name: fgsm, eps: .nan}]", "attack 'fgsm' eps must be a number, got nan"),
+    ("attacks=[{name: fgsm_rs, eps: 0.1, seed: -1}]", "attack 'fgsm_rs': seed must be between 0 and 4294967294"),
+])
+def test_bad_numbers_are_refused_when_parsed(assignment, match):
+    with pytest.raises(ConfigError, match=re.escape(match)):
+        parse_set([assignment], RunConfig())
+
+
+def test_every_numeric_key_has_a_range():
+    """A new numeric config key cannot skip the bounds: it needs an entry in CONFIG_RANGES."""
+    from quanos_hw.bounds import CONFIG_RANGES
+    from quanos_hw.pipeline.compare import CompareConfig
+    from quanos_hw.pipeline.config import _hints
+
+    for cls in (RunConfig, CompareConfig):
+        for name, tp in _hints(cls).items():
+            if name != "attacks" and any(t in str(tp) for t in ("int", "float")):
+                assert name in CONFIG_RANGES, name
+
+
+def test_range_edges_are_accepted():
+    c = parse_set(["seed=4294967294", "momentum=0", "weight_decay=0", "check_tolerance=1", "lr=10",
+                   "warmup_epochs=1"], RunConfig())
+    assert (c.seed, c.momentum, c.lr, c.warmup_epochs) == (4294967294, 0, 10, 1)
