@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -60,3 +63,19 @@ def fast_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fast") / "run"
     config = parse_set(FAST + [f"out_dir={out}"], RunConfig())
     return run(config, progress=False, log=lambda msg: None)
+
+
+@contextlib.contextmanager
+def hold_lock(folder):
+    """Another process holding the results folder's lock until the block ends; yields its PID."""
+    code = ("import pathlib, sys; from quanos_hw.pipeline.lock import FolderLock; "
+            "pathlib.Path(sys.argv[1]).mkdir(parents=True, exist_ok=True); FolderLock(sys.argv[1]).acquire(); "
+            "print('locked', flush=True); sys.stdin.read()")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield proc.pid
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
