@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import warnings
+import zipfile
 
 import pytest
 import torch
@@ -79,3 +80,15 @@ def hold_lock(folder):
     finally:
         proc.stdin.close()
         proc.wait(timeout=60)
+
+
+def flip_one_bit_in_tensor_data(path):
+    """Flip one bit in the middle of the largest tensor stored in a torch checkpoint (a zip)."""
+    with zipfile.ZipFile(path) as z:
+        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    offset = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))

@@ -11,7 +11,8 @@ Layout::
                                      so its presence marks a complete result folder
 
 One command at a time: the folder is locked before config.json is read or written and stays
-locked until the command ends. A phase is skipped on resume when its state file exists; an
+locked until the command ends. ``--resume`` first checks every state file and checkpoint against
+its recorded hash (refusing, naming the file). A phase is skipped on resume when its state file exists; an
 unfinished training phase continues from its checkpoint. Every write is atomic, strict JSON,
 and recorded with its hash; every state file and checkpoint is checked against it when read.
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import ConfigError, InputError, WorkspaceError
+from ..errors import CheckpointError, ConfigError, InputError, WorkspaceError
 from ..integrity import DigestError, read_verified, write_with_digest
 from ..io import dumps_strict, load_json_strict
 from .config import ExperimentConfig
@@ -69,6 +70,20 @@ class Workspace:
                 f"cannot resume {str(self.root)!r} with a different configuration ({diff}); "
                 "resume with the original settings or use a new --out"
             )
+        self.verify()
+
+    def verify(self) -> None:
+        """Check every state file and checkpoint against its recorded hash before any work, so a
+        damaged folder is refused at once, naming the file (their contents are checked on use)."""
+        for path in _visible(self.root / "state", ".json"):
+            if not _read_state(path, "state file"):
+                raise WorkspaceError(f"state file {str(path)!r} is damaged: it is empty; delete it (and its "
+                                     ".sha256) to recompute that phase with --resume")
+        for path in _visible(self.root / "checkpoints", ".pt"):
+            try:
+                read_verified(path, "checkpoint", required=True)
+            except DigestError as exc:
+                raise CheckpointError(str(exc)) from None
 
     def _create(self) -> None:
         if self.config_path.exists():

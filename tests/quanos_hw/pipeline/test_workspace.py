@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 
 import pytest
 
@@ -25,7 +24,7 @@ from quanos_hw.pipeline.experiment import prepare
 from quanos_hw.pipeline.lock import LOCK_NAME, FolderLock
 from quanos_hw.pipeline.run import QuanosRunner
 from quanos_hw.pipeline.workspace import Workspace
-from tests.conftest import FAST, hold_lock
+from tests.conftest import FAST, flip_one_bit_in_tensor_data, hold_lock
 
 
 def _config(out, *extra):
@@ -209,18 +208,6 @@ def test_a_damaged_training_state_is_refused_clearly(copy, edit, message):
     _forge(path, edit(json.loads(path.read_text())))
     with pytest.raises(WorkspaceError, match=rf"state file '{re.escape(str(path))}' .*{message}"):
         _quiet(_config(copy), resume=True)
-
-
-def flip_one_bit_in_tensor_data(path):
-    """Flip one bit in the middle of the largest tensor stored in a torch checkpoint (a zip)."""
-    with zipfile.ZipFile(path) as z:
-        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    data = bytearray(path.read_bytes())
-    name_len, extra_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
-        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
-    offset = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
-    data[offset] ^= 0x10
-    path.write_bytes(bytes(data))
 
 
 @pytest.mark.parametrize("checkpoint, pending", [
