@@ -213,7 +213,8 @@ def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
 
 
 def compare(config: CompareConfig, *, resume: bool = False, progress: bool = True, log=None) -> dict:
-    """Run the iso-energy comparison; write compare.json, compare.md and compare_pareto.png."""
+    """Run the iso-energy comparison; write compare_pareto.png, compare.md, then compare.json last
+    (the completion marker)."""
     log = log or (lambda msg: tqdm.write(msg))
     with prepare(config, resume) as setup:  # the results folder stays locked until the comparison ends
         return _compare(setup, progress, log)
