@@ -10,6 +10,10 @@ A checkpoint is a plain dict of tensors, numbers and strings::
 Loading refuses (with :class:`CheckpointError`) anything that is not such a dict: a corrupt or
 truncated file, a foreign file, a pickle carrying arbitrary objects (``weights_only=True`` stops
 it before any code runs), another package version or another configuration.
+
+Every checkpoint's SHA-256 is recorded beside it (``NAME.pt.sha256``, quanos_hw/integrity.py) when
+it is written, and checked when it is loaded: a flipped bit anywhere in the file (torch's loader
+does not check the zip's CRCs) is refused, naming the file.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from torch import nn
 
 from . import __version__
 from .errors import CheckpointError
-from .io import atomic_write_bytes
+from .integrity import DigestError, read_verified, write_with_digest
 
 FORMAT = "quanos-hw-checkpoint"
 
@@ -31,7 +35,7 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, config_hash: str, epo
                     step_in_epoch: int = 0, optimizer: torch.optim.Optimizer | None = None,
                     generator: torch.Generator | None = None, history: list | None = None,
                     meta: dict | None = None) -> None:
-    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    """Write a checkpoint atomically (temporary file, fsync, rename) with its SHA-256 beside it."""
     payload = {
         "format": FORMAT,
         "package_version": __version__,
@@ -48,16 +52,24 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, config_hash: str, epo
     torch.save(payload, buffer)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_with_digest(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str | Path, expected_config_hash: str | None = None) -> dict:
-    """Load and check a checkpoint; raise CheckpointError with the reason and the fix."""
+def load_checkpoint(path: str | Path, expected_config_hash: str | None = None, *,
+                    digest_required: bool = False) -> dict:
+    """Load and check a checkpoint; raise CheckpointError with the reason and the fix. Its content
+    is checked against the recorded SHA-256 when there is one (always with ``digest_required``)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        data = read_verified(path, "checkpoint", digest_required)
+    except DigestError as exc:
+        raise CheckpointError(str(exc)) from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):

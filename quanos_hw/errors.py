@@ -12,6 +12,7 @@ __all__ = [
     "CheckpointError",
     "TrainingDivergedError",
     "DiskFullError",
+    "WorkspaceError",
 ]
 
 
@@ -40,3 +41,8 @@ class DiskFullError(InputError):
 
 class TrainingDivergedError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class WorkspaceError(InputError):
+    """A results folder that is in use by another command, holds another run, or whose files do
+    not match the content hashes recorded when they were written."""

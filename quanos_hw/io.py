@@ -59,12 +59,13 @@ def disk_full_is_an_error(path: str | Path) -> Iterator[None]:
                             "(free some space and run the command again)") from None
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename over ``path``."""
+def atomic_write_bytes(path: str | Path, data: bytes, report_as: str | Path | None = None) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename over ``path``
+    (a full disk names ``report_as`` when given: the file this one belongs to)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # created with the umask's mode
     try:
-        with disk_full_is_an_error(path):
+        with disk_full_is_an_error(path if report_as is None else report_as):
             with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
@@ -78,8 +79,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | Path, text: str, report_as: str | Path | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), report_as)
 
 
 def atomic_write_json(path: str | Path, obj: object, indent: int | None = 1) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import subprocess
+import sys
 import warnings
+import zipfile
 
 import pytest
 import torch
@@ -60,3 +64,31 @@ def fast_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fast") / "run"
     config = parse_set(FAST + [f"out_dir={out}"], RunConfig())
     return run(config, progress=False, log=lambda msg: None)
+
+
+@contextlib.contextmanager
+def hold_lock(folder):
+    """Another process holding the results folder's lock until the block ends; yields its PID."""
+    code = ("import pathlib, sys; from quanos_hw.pipeline.lock import FolderLock; "
+            "pathlib.Path(sys.argv[1]).mkdir(parents=True, exist_ok=True); FolderLock(sys.argv[1]).acquire(); "
+            "print('locked', flush=True); sys.stdin.read()")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield proc.pid
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+
+
+def flip_one_bit_in_tensor_data(path):
+    """Flip one bit in the middle of the largest tensor stored in a torch checkpoint (a zip)."""
+    with zipfile.ZipFile(path) as z:
+        info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    offset = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))

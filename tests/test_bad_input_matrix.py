@@ -18,6 +18,7 @@ from quanos_hw.errors import (
     DiskFullError,
     InputError,
     UnknownNameError,
+    WorkspaceError,
 )
 
 NAMES = ["features.0", "features.1", "features.3", "features.5", "classifier"]
@@ -130,6 +131,7 @@ CASES = [
     ("resume-changed-config", {"run": None}, ["run", "--resume", "--out", "{tmp}/run", "--set", "dataset=synthetic",
                                               "--set", "seed=9"], "different configuration", None),
     ("resume-nothing", {}, ["run", "--resume", "--out", "{out}"], "nothing to resume", None),
+    ("workspace-api", {}, lambda tmp: _locked_twice(tmp), "is in use by another quanos command (PID", WorkspaceError),
     ("bit-config-api", {}, lambda tmp: __import__("quanos_hw.bitconfig", fromlist=["validate_bit_config"])
      .validate_bit_config({"features.0": {"weight_bit_width": "x", "act_bit_width": 8}}, ["features.0"]),
      "must be an integer, got 'x'", BitConfigError),
@@ -142,6 +144,14 @@ CASES = [
      "writing", DiskFullError),
 ]
 IDS = [case[0] for case in CASES]
+
+
+def _locked_twice(folder):
+    """A second lock on a results folder while the first is held (here, by this very process)."""
+    from quanos_hw.pipeline.lock import FolderLock
+
+    with FolderLock(folder):
+        FolderLock(folder).acquire()
 
 
 class _Evil:

@@ -214,9 +214,14 @@ def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
 
 
 def compare(config: CompareConfig, *, resume: bool = False, progress: bool = True, log=None) -> dict:
-    """Run the iso-energy comparison; write compare.json, compare.md and compare_pareto.png."""
+    """Run the iso-energy comparison; write compare_pareto.png, compare.md, then compare.json last
+    (the completion marker)."""
     log = log or (lambda msg: tqdm.write(msg))
-    setup = prepare(config, resume)
+    with prepare(config, resume) as setup:  # the results folder stays locked until the comparison ends
+        return _compare(setup, progress, log)
+
+
+def _compare(setup, progress: bool, log) -> dict:
     c, ws = setup.config, setup.ws
     per_seed = {seed: _seed_results(c, seed, setup.data, setup.layers, ws, setup.device, progress, log)
                 for seed in c.seeds}

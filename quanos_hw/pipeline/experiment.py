@@ -1,9 +1,11 @@
 """The shared home of the experiments (``quanos run``, ``quanos compare``): a Runner executes
 named phases of one seed in a Workspace (training phases that resume mid-way, sensitivity scores,
 robustness evaluation), and :func:`prepare` checks a configuration and creates (or, on resume,
-verifies) its results folder.
+verifies) its results folder, locked for the whole command (``with prepare(...) as setup:``).
 
 Every phase is skipped once finished (its state file exists); see workspace.py for the layout.
+A finished phase's state is checked before it is trusted: its recorded hash, its keys, and what
+can be re-derived (a training phase's quantization flag and bits).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import torch
 from .. import bitconfig
 from ..checkpoint import load_checkpoint, load_model_state
 from ..data import Dataset, load_dataset
-from ..errors import InputError
+from ..errors import InputError, WorkspaceError
 from ..hardware import extract_layers
+from ..layers import quant_layers
 from ..models import create_model
 from ..quantization import set_quantization
 from ..robustness import AttackConfig, craft_transfer_set, evaluate_robustness
@@ -26,6 +29,10 @@ from ..sensitivity import compute_sensitivity
 from ..training import TrainConfig, evaluate, train
 from .config import ExperimentConfig
 from .workspace import Workspace
+
+#: the keys of a training phase's state and of an evaluation's
+TRAIN_KEYS = ("quantized", "bits", "history", "test_accuracy")
+EVAL_KEYS = ("clean", "attacks", "reference", "large_eps", "checks", "all_checks_passed")
 
 
 def pick_device(name: str) -> torch.device:
@@ -46,8 +53,8 @@ class Runner:
         self.prefix = prefix
         self.timing: dict[str, float] = {}
 
-    def done(self, phase: str) -> dict | None:
-        return self.ws.done(self.prefix + phase)
+    def done(self, phase: str, required: tuple[str, ...] = ()) -> dict | None:
+        return self.ws.done(self.prefix + phase, required)
 
     def finish(self, phase: str, result: dict) -> dict:
         return self.ws.finish(self.prefix + phase, result)
@@ -73,9 +80,31 @@ class Runner:
     def load(self, phase: str, seed: int | None = None):
         """A fresh model holding ``phase``'s final weights, with that phase's quantization state."""
         model = self.new_model(self.c.seed if seed is None else seed)
-        load_model_state(model, load_checkpoint(self.checkpoint(phase), self.ws.config_hash)["model"])
-        set_quantization(model, self.done(phase)["quantized"])
+        payload = load_checkpoint(self.checkpoint(phase), self.ws.config_hash, digest_required=True)
+        load_model_state(model, payload["model"])
+        set_quantization(model, self.done(phase, TRAIN_KEYS)["quantized"])
         return model
+
+    def layer_names(self) -> list[str]:
+        """The model's quantizable layers (built without touching the global random state)."""
+        with torch.random.fork_rng(devices=[]):
+            model = create_model(self.c.model, num_classes=self.data.info.num_classes,
+                                 in_channels=self.data.info.input_shape[0])
+        return list(quant_layers(model))
+
+    def check_trained(self, phase: str, state: dict, bits, quantize: bool) -> dict:
+        """A finished training phase's state, if it is what this phase produces: the same
+        quantization flag and the bits this phase applies (re-derived, not trusted)."""
+        path = self.ws.state_path(self.prefix + phase)
+        try:
+            expected = bitconfig.bit_config_for(bits, self.layer_names())
+        except InputError as exc:
+            raise WorkspaceError(f"state file {str(path)!r}: its bits cannot be re-derived ({exc})") from None
+        if state["quantized"] is not quantize or state["bits"] != expected:
+            what = "quantization flag is" if state["quantized"] is not quantize else "bits are"
+            raise WorkspaceError(f"state file {str(path)!r} is inconsistent: its {what} not what this phase "
+                                 "trains; delete it (and its .sha256) to recompute that phase with --resume")
+        return state
 
     def train_config(self, epochs: int, offset: int, total: int, seed: int) -> TrainConfig:
         c = self.c
@@ -85,9 +114,9 @@ class Runner:
 
     def train_phase(self, phase: str, *, init: str | None, bits, quantize: bool, epochs: int, offset: int,
                     seed: int | None = None, total: int | None = None) -> dict:
-        state = self.done(phase)
+        state = self.done(phase, TRAIN_KEYS)
         if state is not None:
-            return state
+            return self.check_trained(phase, state, bits, quantize)
         seed = self.c.seed if seed is None else seed
         self.log(f"[{self.prefix}{phase}] {'QAT' if quantize else 'float training'} for {epochs} epoch(s)")
         start = time.perf_counter()
@@ -95,6 +124,8 @@ class Runner:
         bitconfig.apply_bit_config(model, bits)
         set_quantization(model, quantize)
         total = total if total is not None else self.c.warmup_epochs + self.c.qat_epochs
+        if self.checkpoint(phase).is_file():  # an unfinished phase continues only from a verified checkpoint
+            load_checkpoint(self.checkpoint(phase), self.ws.config_hash, digest_required=True)
         history = train(model, self.data.train, self.train_config(epochs, offset, total, seed),
                         checkpoint_path=self.checkpoint(phase), config_hash=self.ws.config_hash, resume=True,
                         progress=self.progress, desc=phase, meta=self.model_meta(quantize))
@@ -133,7 +164,7 @@ class Runner:
         test = self.data.test.to(self.device)
         for name, phase in models.items():
             key = f"eval_{name}"
-            state = self.done(key)
+            state = self.done(key, EVAL_KEYS)
             if state is None:
                 if transfer is None:
                     self.log(f"[{self.prefix}surrogate] crafting transfer attacks for the black-box evaluation")
@@ -151,17 +182,26 @@ class Runner:
 
 @dataclass
 class Setup:
+    """A prepared experiment; a context manager that releases the results folder's lock."""
+
     config: ExperimentConfig
     data: Dataset
     layers: list
     device: torch.device
     ws: Workspace
 
+    def __enter__(self) -> Setup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.ws.close()
+
 
 def prepare(config: ExperimentConfig, resume: bool) -> Setup:
     """Resolve ``config`` and check everything that can be checked before a file is written
-    (hardware names and tables, the dataset, the device, the model's layers); then create (or,
-    with ``resume``, verify) the results folder."""
+    (hardware names and tables, the dataset, the device, the model's layers); then lock and create
+    (or, with ``resume``, verify) the results folder. Use it as ``with prepare(...) as setup:`` so
+    the lock is held until the experiment ends."""
     from energy_models import get_architecture, load_technology
 
     c = config.resolve()

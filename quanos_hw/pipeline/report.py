@@ -1,5 +1,6 @@
 """The results of a run: report.json (the schema in quanos_hw/schemas), report.md, bits.json,
-layers.csv and the PNG plots, every file written atomically."""
+layers.csv and the PNG plots, every file written atomically. report.json is written last: it is
+the completion marker (a folder without it holds a partial result; ``--resume`` completes it)."""
 
 from __future__ import annotations
 
@@ -149,7 +150,8 @@ def layers_csv(report: dict) -> str:
 
 
 def write_outputs(root: Path, run: RunOutputs) -> tuple[dict, list[str]]:
-    """Write every result file atomically; return the report and the files' paths (report.json last)."""
+    """Write every result file atomically; return the report and the files' paths. report.json is
+    written last, after every other file: its presence marks a complete result folder."""
     report = build_report(run)
     report_text = dumps_strict(report, indent=1) + "\n"  # strict JSON, checked before any file is written
     files = []

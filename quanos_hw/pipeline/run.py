@@ -23,6 +23,7 @@ architecture; the report and plots are written at the end (atomically).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 from energy_models.bits import MAX_BITS, MIN_BITS
 
 from ..allocation import bits_from_ans
+from ..errors import InputError, WorkspaceError
 from .config import RunConfig
 from .experiment import Runner, prepare
 
@@ -41,6 +43,10 @@ class RunResult:
     report: dict
     out_dir: Path
     files: list[str] = field(default_factory=list)
+
+
+#: the keys of an ``ans_i`` phase's state
+ANS_KEYS = ("source", "metric", "ans", "bits", "samples")
 
 
 def qat_shares(total: int, parts: int) -> list[int]:
@@ -61,9 +67,9 @@ class QuanosRunner(Runner):
     c: RunConfig
 
     def ans_phase(self, phase: str, source: str) -> dict:
-        state = self.done(phase)
+        state = self.done(phase, ANS_KEYS)
         if state is not None:
-            return state
+            return self.check_ans(phase, source, state)
         c = self.c
         what = (f"adversarial noise sensitivity on {source} (FGSM eps {c.ans_eps:.4g})" if c.metric == "ans" else
                 f"{c.metric} sensitivity on {source}")
@@ -76,13 +82,44 @@ class QuanosRunner(Runner):
         return self.finish(phase, {"source": source, "metric": c.metric, "ans": scores, "bits": bits,
                                    "samples": samples})
 
+    def check_ans(self, phase: str, source: str, state: dict) -> dict:
+        """A finished ``ans_i`` state, if its bits are the QUANOS rule applied to its stored scores
+        under this configuration (re-derived, not trusted), for this model's layers and source."""
+        c, path = self.c, str(self.ws.state_path(self.prefix + phase))
+        scores, names = state["ans"], self.layer_names()
+
+        def refuse(why: str):
+            return WorkspaceError(f"state file {path!r} is inconsistent: {why}; delete it (and its .sha256) to "
+                                  "recompute that phase with --resume")
+
+        if state["source"] != source or state["metric"] != c.metric:
+            raise refuse(f"it scores {state['source']!r} with {state['metric']!r}, this phase scores {source!r} "
+                         f"with {c.metric!r}")
+        if not isinstance(scores, dict) or sorted(scores) != sorted(names) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in scores.values()):
+            raise refuse(f"its scores must be one finite number for each of the layers {names}")
+        try:
+            derived = bits_from_ans({n: scores[n] for n in names}, c.k_init, c.k_min, c.first_last)
+        except InputError as exc:
+            raise refuse(f"its bits cannot be re-derived ({exc})") from None
+        if state["bits"] != derived:
+            stored = state["bits"] if isinstance(state["bits"], dict) else {}
+            layer = next((n for n in names if stored.get(n) != derived[n]), names[0])
+            raise refuse(f"its bits are not the QUANOS rule applied to its scores (layer {layer!r}: stored "
+                         f"{stored.get(layer)}, derived {derived[layer]})")
+        return state
+
 
 def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
     """Run the QUANOS experiment described by ``config``; return the report and the files written."""
+    log = log or (lambda msg: tqdm.write(msg))
+    with prepare(config, resume) as setup:  # the results folder stays locked until the run ends
+        return _run(setup, resume, progress, log)
+
+
+def _run(setup, resume: bool, progress: bool, log) -> RunResult:
     from .report import ModelKind, RunOutputs, write_outputs
 
-    log = log or (lambda msg: tqdm.write(msg))
-    setup = prepare(config, resume)
     c, data, layers, ws = setup.config, setup.data, setup.layers, setup.ws
     r = QuanosRunner(c, data, ws, setup.device, progress, log)
     if resume:
@@ -118,7 +155,7 @@ def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=N
     r.train_phase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0, seed=c.surrogate_seed)
     robustness = r.evaluate_all(models)
 
-    phases = {name: ws.done(phase) for name, phase in models.items()}
+    phases = {name: r.done(phase) for name, phase in models.items()}
     report, files = write_outputs(ws.root, RunOutputs(
         config=c, config_hash=ws.config_hash, data=data, layers=layers, iterations=iterations, kinds=kinds,
         phases=phases, robustness=robustness, iso_bits=iso, surrogate=ws.done("surrogate"), timing=r.timing))
