@@ -57,7 +57,17 @@ class Runner:
         return self.ws.done(self.prefix + phase, required)
 
     def finish(self, phase: str, result: dict) -> dict:
+        """Record ``phase``'s result (with the seconds it took, when measured in this process)."""
+        seconds = self.timing.get(self.prefix + phase)
+        if seconds is not None:
+            result = {**result, "seconds": round(seconds, 2)}
         return self.ws.finish(self.prefix + phase, result)
+
+    def seconds(self) -> dict[str, float]:
+        """Seconds each finished phase took, read back from the phase states, so that a resumed
+        run reports the phases it skipped too."""
+        states = {path.stem: self.ws.done(path.stem) for path in self.ws.state_files()}
+        return {name: state["seconds"] for name, state in states.items() if "seconds" in state}
 
     def checkpoint(self, phase: str) -> Path:
         return self.ws.checkpoint(self.prefix + phase)
@@ -176,7 +186,7 @@ class Runner:
                                              self.progress)
                 self.timing[self.prefix + key] = time.perf_counter() - start
                 state = self.finish(key, result.to_dict())
-            results[name] = state
+            results[name] = {k: v for k, v in state.items() if k != "seconds"}  # the timing goes to timing_s
         return results
 
 

@@ -158,5 +158,5 @@ def _run(setup, resume: bool, progress: bool, log) -> RunResult:
     phases = {name: r.done(phase) for name, phase in models.items()}
     report, files = write_outputs(ws.root, RunOutputs(
         config=c, config_hash=ws.config_hash, data=data, layers=layers, iterations=iterations, kinds=kinds,
-        phases=phases, robustness=robustness, iso_bits=iso, surrogate=ws.done("surrogate"), timing=r.timing))
+        phases=phases, robustness=robustness, iso_bits=iso, surrogate=ws.done("surrogate"), timing=r.seconds()))
     return RunResult(report=report, out_dir=ws.root, files=files)

@@ -107,6 +107,10 @@ class Workspace:
     def checkpoint(self, phase: str) -> Path:
         return self.root / "checkpoints" / f"{phase}.pt"
 
+    def state_files(self) -> list[Path]:
+        """The state files of the finished phases, in name order."""
+        return sorted(_visible(self.root / "state", ".json"))
+
     def state_path(self, phase: str) -> Path:
         return self.root / "state" / f"{phase}.json"
 

@@ -247,6 +247,9 @@ def test_a_fault_while_writing_outputs_leaves_no_report_and_a_resumable_folder(c
         return {**{k: v for k, v in report.items() if k != "timing_s"}, "config": {**report["config"], "out_dir": 0}}
 
     assert strip(json.loads((copy / "report.json").read_text())) == strip(fast_run.report) == strip(again.report)
+    # the seconds each phase took are kept in its state, so the resumed report keeps them too
+    assert again.report["timing_s"] == fast_run.report["timing_s"]
+    assert {"warmup", "ans_1", "quanos_1", "surrogate", "eval_quanos"} <= set(again.report["timing_s"])
 
 
 def test_report_json_is_written_last(fast_run):
