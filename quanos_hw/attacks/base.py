@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -77,7 +78,7 @@ def attack_dataset(
 
 
 @dataclass(frozen=True)
-class AttackSpec:
+class AttackSpec(ABC):
     """An attack's parameters: ``eps``, the L-inf budgets (in [0, 1] pixels) it is evaluated at,
     plus what the subclass adds. Class attributes describe the attack to the sanity checks:
     ``iterative`` (several gradient steps; must not be weaker than a single-step attack) and
@@ -99,9 +100,9 @@ class AttackSpec:
         if len(set(self.eps)) != len(self.eps):
             raise InputError(f"attack {self.name!r}: eps values must be distinct, got {list(self.eps)}")
 
+    @abstractmethod
     def perturb(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, seed: int) -> torch.Tensor:
         """Adversarial ``x`` at budget ``eps``; ``seed`` is the evaluation seed (randomized attacks)."""
-        raise NotImplementedError
 
     def at_large_eps(self, eps: float, steps: int) -> AttackSpec:
         """The deterministic, strongest form of this attack at ``eps`` (``steps`` steps where it
