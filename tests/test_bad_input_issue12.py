@@ -92,24 +92,22 @@ CASES = [
 ]
 
 
+def _fill(text: str, tmp_path) -> str:
+    """``text`` with {tmp} and {out} replaced by the test's folder and its results folder."""
+    return text.replace("{tmp}", str(tmp_path)).replace("{out}", str(tmp_path / "out"))
+
+
 @pytest.mark.parametrize("name, setup, action, message", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(name, setup, action, message, tmp_path, capsys):
     pytest.importorskip("onnx")
     setup(tmp_path)
-    subs = {"{tmp}": str(tmp_path), "{out}": str(tmp_path / "out")}
-    args = []
-    for arg in action:
-        for key, value in subs.items():
-            arg = arg.replace(key, value)
-        args.append(arg)
+    args = [_fill(arg, tmp_path) for arg in action]
     before = {p: (p.read_bytes() if p.is_file() else None) for p in sorted(tmp_path.rglob("*"))}
     code = main(args)
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("quanos: error: ") and err.count("\n") == 1, err
-    expected = message
-    for key, value in subs.items():
-        expected = expected.replace(key, value)
+    expected = _fill(message, tmp_path)
     assert expected in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()  # the data is checked before any results folder exists
     assert {p: (p.read_bytes() if p.is_file() else None) for p in sorted(tmp_path.rglob("*"))} == before
@@ -219,20 +217,13 @@ VALUES = [
 def test_bad_values_are_refused_before_any_work(name, setup, action, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # an empty --out must not fall back to ./quanos_results
     setup(tmp_path)
-    subs = {"{tmp}": str(tmp_path), "{out}": str(tmp_path / "out")}
-    args = []
-    for arg in action:
-        for key, value in subs.items():
-            arg = arg.replace(key, value)
-        args.append(arg)
+    args = [_fill(arg, tmp_path) for arg in action]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     code = main(args)
     captured = capsys.readouterr()
     assert code == 2, captured.err
     assert captured.err.startswith("quanos: error: ") and captured.err.count("\n") == 1, captured.err
-    expected = message
-    for key, value in subs.items():
-        expected = expected.replace(key, value)
+    expected = _fill(message, tmp_path)
     assert expected in captured.err and "Traceback" not in captured.err
     assert captured.out == ""
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no results folder, nothing written
