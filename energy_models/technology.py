@@ -57,6 +57,8 @@ class Technology:
     int_add_pj: tuple[tuple[int, float], ...]
     int_mult_pj: tuple[tuple[int, float], ...]
     memories: tuple[MemoryLevel, ...]
+    #: the CMOS node (nm) the table's energies hold at; None when the table does not say
+    node_nm: float | None = None
 
     def memory(self, name: str) -> MemoryLevel:
         for level in self.memories:
@@ -151,7 +153,7 @@ def parse_technology(raw: object, origin: str = "<dict>") -> Technology:
     for key in ("name", "reference"):
         if not isinstance(raw.get(key), str):
             raise InputError(f"technology table {origin}: missing string field {key!r}")
-    allowed = {"name", "reference", "description", "int_add_pj", "int_mult_pj", "memories"}
+    allowed = {"name", "reference", "description", "node_nm", "int_add_pj", "int_mult_pj", "memories"}
     extra = sorted(set(raw) - allowed)
     if extra:
         raise InputError(f"technology table {origin}: unknown field(s) {extra}; allowed: {sorted(allowed)}")
@@ -180,4 +182,6 @@ def parse_technology(raw: object, origin: str = "<dict>") -> Technology:
         int_add_pj=_by_bits(raw, "int_add_pj", origin),
         int_mult_pj=_by_bits(raw, "int_mult_pj", origin),
         memories=tuple(memories),
+        node_nm=None if raw.get("node_nm") is None else check_real(raw["node_nm"], f"technology table {origin}: node_nm",
+                                                                   1, 1000, unit="nm"),
     )
