@@ -53,15 +53,15 @@ class Estimate:
     @property
     def total_energy_pj(self) -> np.ndarray:
         """Shape (configs,)."""
-        return self.energy_pj.sum(axis=1)
+        return self.energy_pj.sum(axis=-1)
 
     @property
     def total_size_bits(self) -> np.ndarray:
-        return self.size_bits.sum(axis=1)
+        return self.size_bits.sum(axis=-1)
 
     @property
     def total_cycles(self) -> np.ndarray:
-        return self.cycles.sum(axis=1)
+        return self.cycles.sum(axis=-1)
 
 
 def _bits_array(bits, n_layers: int, what: str) -> np.ndarray:

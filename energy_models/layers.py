@@ -30,6 +30,11 @@ class LayerSpec:
         padded_inputs: input elements including zero padding (ZigZag counts these); defaults to
             ``inputs``.
         extra_params: bias and BatchNorm parameters, stored at the estimator's param bit-width.
+        out_channels, in_channels, out_height, out_width, kernel_height, kernel_width, groups: the
+            layer's loop dimensions (ZigZag's K, C, OY, OX, FY, FX, G; a linear layer has
+            1x1 spatial and kernel extents); the accelerator model unrolls and tiles them. ``None``
+            when unknown: :meth:`loop_dims` then treats the layer as a matrix-vector product of the
+            same MACs (K = outputs, C = macs / outputs).
     """
 
     name: str
@@ -43,6 +48,23 @@ class LayerSpec:
     input_source: str | None = None
     padded_inputs: int | None = None
     extra_params: int = 0
+    out_channels: int | None = None
+    in_channels: int | None = None
+    out_height: int | None = None
+    out_width: int | None = None
+    kernel_height: int | None = None
+    kernel_width: int | None = None
+    groups: int = 1
+
+    def loop_dims(self) -> dict[str, int]:
+        """The loop dimensions of one group (batch 1): K, C (input channels per group), OY, OX, FY,
+        FX, and G (groups; K and C are per group, so MACs = G*K*C*OY*OX*FY*FX)."""
+        if self.out_channels is None or self.in_channels is None:
+            k = max(int(self.outputs), 1)
+            return {"K": k, "C": max(int(self.macs) // k, 1), "OY": 1, "OX": 1, "FY": 1, "FX": 1, "G": 1}
+        g = max(int(self.groups), 1)
+        return {"K": self.out_channels // g, "C": self.in_channels // g, "OY": self.out_height or 1,
+                "OX": self.out_width or 1, "FY": self.kernel_height or 1, "FX": self.kernel_width or 1, "G": g}
 
     @property
     def params(self) -> int:

@@ -52,9 +52,12 @@ def _shape_counts(op: nn.Module, x: torch.Tensor, out: torch.Tensor) -> dict:
     if isinstance(op, nn.Conv2d):
         kh, kw = op.kernel_size
         macs = out.numel() * (op.in_channels // op.groups) * kh * kw
-        return dict(kind="conv", macs=int(macs), padded_inputs=_padded_inputs(op, x))
+        return dict(kind="conv", macs=int(macs), padded_inputs=_padded_inputs(op, x), out_channels=op.out_channels,
+                    in_channels=op.in_channels, out_height=int(out.shape[2]), out_width=int(out.shape[3]),
+                    kernel_height=kh, kernel_width=kw, groups=op.groups)
     macs = out.numel() * op.in_features
-    return dict(kind="linear", macs=int(macs), padded_inputs=int(x.numel()))
+    return dict(kind="linear", macs=int(macs), padded_inputs=int(x.numel()), out_channels=op.out_features,
+                in_channels=op.in_features, out_height=1, out_width=1, kernel_height=1, kernel_width=1)
 
 
 def _extra_params(op: nn.Module, norm: nn.Module | None) -> int:
