@@ -182,6 +182,6 @@ def parse_technology(raw: object, origin: str = "<dict>") -> Technology:
         int_add_pj=_by_bits(raw, "int_add_pj", origin),
         int_mult_pj=_by_bits(raw, "int_mult_pj", origin),
         memories=tuple(memories),
-        node_nm=None if raw.get("node_nm") is None else check_real(raw["node_nm"], f"technology table {origin}: node_nm",
-                                                                   1, 1000, unit="nm"),
+        node_nm=None if raw.get("node_nm") is None else check_real(
+            raw["node_nm"], f"technology table {origin}: node_nm", 1, 1000, unit="nm"),
     )

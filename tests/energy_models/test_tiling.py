@@ -21,7 +21,7 @@ def traffic(w_bits, i_bits, o_bits, cap_w, cap_i, cap_o, *, buffered=ALL_BUFFERE
 
 
 # W = 1000 weights x 8 bits, I = 500 inputs x 8 bits, O = 250 outputs x 8 bits
-W, I, O = 8000, 4000, 2000
+W, I, O = 8000, 4000, 2000  # noqa: E741 (the weight, input and output bits of the docstring)
 
 
 def test_layer_that_fits_moves_every_operand_once():
