@@ -5,8 +5,8 @@ dataset) and ``quanos run`` runs on them (resnet20, 1 + 1 epochs, train = test =
 This checks the path (loader, 3x32x32 models, crop/flip augmentation, attacks at 8/255,
 energy, report); with 20 images its accuracies mean nothing. Get the wheel (no install needed):
 
-    pip download foolbox==3.3.4 --no-deps -d /tmp/foolbox
-    python benchmarks/cifar10_smoke.py --wheel /tmp/foolbox/foolbox-3.3.4-py3-none-any.whl
+    pip download foolbox==3.3.4 --no-deps -d .whl
+    python benchmarks/cifar10_smoke.py --wheel .whl/foolbox-3.3.4-py3-none-any.whl
 """
 
 from __future__ import annotations
