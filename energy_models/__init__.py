@@ -3,6 +3,8 @@ MAC architectures. Pure NumPy: it imports neither torch nor quanos_hw, and works
 :class:`LayerSpec` descriptions of any model.
 """
 
+from .accelerator import Accelerator, list_accelerators, load_accelerator, parse_accelerator
+from .accelerator_estimate import AcceleratorEstimate, estimate_accelerator
 from .architectures import ARCHITECTURES, MacArchitecture, get_architecture, list_architectures
 from .bits import MAX_BITS, MIN_BITS
 from .errors import InputError
@@ -13,6 +15,8 @@ from .report import energy_report
 from .technology import MemoryLevel, Technology, list_technologies, load_technology, parse_technology
 
 __all__ = [
+    "Accelerator",
+    "AcceleratorEstimate",
     "ARCHITECTURES",
     "DATAFLOWS",
     "DEFAULT_DATAFLOW",
@@ -29,11 +33,15 @@ __all__ = [
     "Transfer",
     "energy_report",
     "estimate",
+    "estimate_accelerator",
     "get_architecture",
     "get_dataflow",
+    "list_accelerators",
     "list_architectures",
     "list_technologies",
+    "load_accelerator",
     "load_technology",
+    "parse_accelerator",
     "parse_technology",
     "with_bits",
 ]
