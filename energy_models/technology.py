@@ -88,10 +88,14 @@ class Technology:
         return np.where(b < xs[0], below, np.where(b > xs[-1], above, inside))
 
 
+#: data files in energy_models/data that are not technology tables
+NON_TECHNOLOGY_FILES = frozenset({"architectures.json", "cacti_sram.json", "stillmaker2017.json"})
+
+
 def list_technologies() -> list[str]:
-    """Names of the tables shipped in energy_models/data (architectures.json excluded)."""
+    """Names of the tables shipped in energy_models/data (the NON_TECHNOLOGY_FILES excluded)."""
     files = resources.files("energy_models").joinpath("data").iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".json") and f.name != "architectures.json")
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".json") and f.name not in NON_TECHNOLOGY_FILES)
 
 
 def load_technology(name_or_path: str | Path = "horowitz45") -> Technology:
