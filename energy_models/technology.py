@@ -88,10 +88,14 @@ class Technology:
         return np.where(b < xs[0], below, np.where(b > xs[-1], above, inside))
 
 
+#: data files that are not technology tables: architecture parameters and measured MAC arrays
+NOT_TECHNOLOGIES = frozenset({"architectures.json", "psma28.json"})
+
+
 def list_technologies() -> list[str]:
-    """Names of the tables shipped in energy_models/data (architectures.json excluded)."""
+    """Names of the tables shipped in energy_models/data (the files in NOT_TECHNOLOGIES excluded)."""
     files = resources.files("energy_models").joinpath("data").iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".json") and f.name != "architectures.json")
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".json") and f.name not in NOT_TECHNOLOGIES)
 
 
 def load_technology(name_or_path: str | Path = "horowitz45") -> Technology:
