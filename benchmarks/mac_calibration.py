@@ -5,7 +5,7 @@ weight bits) relative to its own 8x8, beside the same ratio measured on the clos
 precision-scalable MAC array of Ibrahim, Mei, Verhelst (IEEE TCAS-I 2022; 28 nm, 1 GHz and 200 MHz;
 ``energy_models/data/psma28.json``). Where a model misses a measured ratio by more than 25%, its
 ``overhead_fraction`` is fitted to the measured ratios by least squares (bounded to the parameter's
-range). The shipped parameters are not changed. Pure NumPy, deterministic (no seed), about a second.
+range). The shipped parameters are not changed. Pure NumPy, deterministic (no seed), a few seconds.
 
     python benchmarks/mac_calibration.py
 """
