@@ -24,6 +24,12 @@ MAX_WORD_BITS = 4096
 MAX_UNITS = 10_000_000
 #: overhead fractions (of the 16-bit MAC energy) are in [0, MAX_OVERHEAD_FRACTION]
 MAX_OVERHEAD_FRACTION = 10.0
+#: largest area of one MAC unit, um^2 (a 16-bit MAC is about 1e3 um^2 at 45 nm)
+MAX_AREA_UM2 = 1e9
+#: CMOS nodes are in [MIN_NODE_NM, MAX_NODE_NM] nm
+MIN_NODE_NM, MAX_NODE_NM = 1.0, 1000.0
+#: highest clock of a measured design, MHz
+MAX_CLOCK_MHZ = 100_000
 
 
 def check_real(value: object, where: str, low: float, high: float, *, low_open: bool = False, unit: str = "") -> float:

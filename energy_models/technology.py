@@ -89,7 +89,7 @@ class Technology:
 
 
 #: data files in energy_models/data that are not technology tables
-NON_TECHNOLOGY_FILES = frozenset({"architectures.json", "cacti_sram.json", "stillmaker2017.json"})
+NON_TECHNOLOGY_FILES = frozenset({"architectures.json", "cacti_sram.json", "psma28.json", "stillmaker2017.json"})
 
 
 def list_technologies() -> list[str]:

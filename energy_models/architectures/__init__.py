@@ -13,10 +13,11 @@ from .bit_serial import BitSerial
 from .bitfusion import BitFusion
 from .data_gated import DataGated
 from .fixed16 import Fixed16
+from .measured import Measured
 from .subword_parallel import SubwordParallel
 
 ARCHITECTURES: Registry[type[MacArchitecture]] = Registry("MAC architecture")
-for _cls in (Fixed16, DataGated, SubwordParallel, BitFusion, BitSerial):
+for _cls in (Fixed16, DataGated, SubwordParallel, BitFusion, BitSerial, Measured):
     ARCHITECTURES.register(_cls.name)(_cls)
 
 

@@ -5,6 +5,10 @@ energy per MAC (pJ) and MACs per cycle of one unit. Its parameters live in
 ``energy_models/data/architectures.json`` (or a user file); the technology table provides the
 energy of the arithmetic. ``act_bits`` here is the precision of the activation *operand* of the
 multiplier, i.e. of the layer's input activations.
+
+Every architecture also says at which CMOS node its energies hold (``node_nm``: the technology
+table's node for the analytic models) and the area of one unit (``area_um2`` at ``area_node_nm``,
+parameters with their sources in the data file), for an accelerator model to scale and add up.
 """
 
 from __future__ import annotations
@@ -16,14 +20,28 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..checks import MAX_OPERAND_BITS, MAX_OVERHEAD_FRACTION, MAX_UNITS, check_int, check_real, did_you_mean
+from ..checks import (
+    MAX_AREA_UM2,
+    MAX_CLOCK_MHZ,
+    MAX_NODE_NM,
+    MAX_OPERAND_BITS,
+    MAX_OVERHEAD_FRACTION,
+    MAX_UNITS,
+    MIN_NODE_NM,
+    check_int,
+    check_real,
+    did_you_mean,
+)
 from ..errors import InputError
 from ..safe_io import load_json_strict, load_yaml_strict, read_input_text
 from ..technology import Technology
 
 #: parameter name -> (low, high) bounds; integer parameters not listed are bit-widths in [1, MAX_OPERAND_BITS]
 PARAM_BOUNDS: dict[str, tuple[float, float]] = {"units": (1, MAX_UNITS),
-                                                "overhead_fraction": (0.0, MAX_OVERHEAD_FRACTION)}
+                                                "overhead_fraction": (0.0, MAX_OVERHEAD_FRACTION),
+                                                "area_um2": (1e-3, MAX_AREA_UM2),
+                                                "area_node_nm": (MIN_NODE_NM, MAX_NODE_NM),
+                                                "clock_mhz": (1, MAX_CLOCK_MHZ)}
 
 #: The shipped parameters of every registered architecture (one entry per architecture name).
 DATA_FILE = "energy_models/data/architectures.json"
@@ -72,6 +90,27 @@ class MacArchitecture(ABC):
     def units(self) -> int:
         """Number of MAC units in the array (only used for cycle counts)."""
         return self.params["units"]
+
+    @property
+    def node_nm(self) -> float | None:
+        """The CMOS node (nm) at which this architecture's energies hold: its technology table's
+        node (None when the table does not say)."""
+        return self.technology.node_nm
+
+    @property
+    def area_um2(self) -> float:
+        """Area (um^2) of one unit at ``area_node_nm``: the ``area_um2`` parameter."""
+        return float(self._area_param("area_um2"))
+
+    @property
+    def area_node_nm(self) -> float:
+        """The CMOS node (nm) at which ``area_um2`` holds: the ``area_node_nm`` parameter."""
+        return float(self._area_param("area_node_nm"))
+
+    def _area_param(self, key: str) -> float:
+        if key not in self.params:
+            raise InputError(f"architecture {self.name!r} has no parameter {key!r}: give it with its source")
+        return self.params[key]
 
     def full_precision_mac_pj(self, bits: int = 16) -> float:
         """Energy of one bits x bits multiply plus one accumulator add."""

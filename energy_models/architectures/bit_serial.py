@@ -19,7 +19,8 @@ from .base import MacArchitecture
 class BitSerial(MacArchitecture):
     name = "bit_serial"
     PARAMS = {"parallel_bits": int, "serial_operand": str, "accumulator_bits": int,
-              "overhead_fraction": float, "units": int}
+              "overhead_fraction": float, "units": int,
+              "area_um2": float, "area_node_nm": float}
 
     @classmethod
     def validate_params(cls, params):

@@ -17,7 +17,8 @@ from .base import MacArchitecture, smallest_mode
 class BitFusion(MacArchitecture):
     name = "bitfusion"
     PARAMS = {"fusion_bits": int, "modes": list, "accumulator_bits": int,
-              "overhead_fraction": float, "units": int}
+              "overhead_fraction": float, "units": int,
+              "area_um2": float, "area_node_nm": float}
 
     def macs_per_cycle(self, weight_bits, act_bits):
         p = self.params

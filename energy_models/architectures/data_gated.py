@@ -17,7 +17,8 @@ from .base import MacArchitecture
 
 class DataGated(MacArchitecture):
     name = "data_gated"
-    PARAMS = {"datapath_bits": int, "accumulator_bits": int, "overhead_fraction": float, "units": int}
+    PARAMS = {"datapath_bits": int, "accumulator_bits": int, "overhead_fraction": float, "units": int,
+              "area_um2": float, "area_node_nm": float}
 
     def energy_per_mac_pj(self, weight_bits, act_bits):
         p, t = self.params, self.technology

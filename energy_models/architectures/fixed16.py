@@ -15,7 +15,8 @@ from .base import MacArchitecture
 
 class Fixed16(MacArchitecture):
     name = "fixed16"
-    PARAMS = {"datapath_bits": int, "accumulator_bits": int, "units": int}
+    PARAMS = {"datapath_bits": int, "accumulator_bits": int, "units": int,
+              "area_um2": float, "area_node_nm": float}
 
     def energy_per_mac_pj(self, weight_bits, act_bits):
         shape = np.broadcast(np.asarray(weight_bits), np.asarray(act_bits)).shape

@@ -18,7 +18,7 @@ from .base import MacArchitecture, smallest_mode
 class SubwordParallel(MacArchitecture):
     name = "subword_parallel"
     PARAMS = {"datapath_bits": int, "modes": list, "accumulator_bits": int, "overhead_fraction": float,
-              "units": int}
+              "units": int, "area_um2": float, "area_node_nm": float}
 
     def _mode(self, weight_bits, act_bits):
         return smallest_mode(np.maximum(weight_bits, act_bits), self.params["modes"])

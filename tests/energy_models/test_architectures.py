@@ -35,7 +35,7 @@ THROUGHPUT = {
 
 
 def test_registry():
-    assert list_architectures() == ["bit_serial", "bitfusion", "data_gated", "fixed16", "subword_parallel"]
+    assert list_architectures() == ["bit_serial", "bitfusion", "data_gated", "fixed16", "measured", "subword_parallel"]
 
 
 def test_pinned_numbers():
