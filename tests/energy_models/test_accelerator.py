@@ -120,7 +120,7 @@ def test_latency_is_at_least_the_peak_compute_bound(name):
     acc = load_accelerator(name)
     layers = [FC, LayerSpec("fc2", "linear", 320, 320, 32, 10, input_source="fc", out_channels=10, in_channels=32)]
     for bits in (2, 4, 8, 16):
-        est = estimate_accelerator(layers, bits, bits, accelerator=acc)
+        est = estimate_accelerator(layers, bits, bits, accelerator=acc, input_bit_width=bits)
         arch = get_architecture(acc.mac.architecture, load_technology(acc.technology), acc.mac.params or None)
         peak = float(np.max(arch.macs_per_cycle(np.array([bits]), np.array([bits]))))
         bound = acc.batch * sum(layer.macs for layer in layers) / (acc.array.pes * peak * acc.clock_mhz * 1e6)
