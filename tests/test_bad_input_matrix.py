@@ -42,6 +42,24 @@ def _write_on_a_full_disk(path):
         atomic_write_text(path, "{}")
 
 
+def _acc(mutate):
+    """The shipped 'default' accelerator description as YAML, changed by ``mutate``."""
+    import yaml
+
+    from energy_models.accelerator import load_accelerator
+
+    raw = load_accelerator("default").to_dict()
+    mutate(raw)
+    return yaml.safe_dump(raw)
+
+
+def _buffer(raw, **fields):
+    raw["memory"]["buffers"][0].update(fields)
+
+
+HW = EST + ["--bits", "8", "--hardware"]
+
+
 def _tech(mutate):
     from importlib import resources
 
@@ -142,6 +160,48 @@ CASES = [
     ("list-unknown-kind", {}, ["list", "colours"], "unknown kind 'colours' for 'quanos list'; choose one of", None),
     ("disk-full-api", {}, lambda tmp: _write_on_a_full_disk(tmp / "r.json"), "no space left on the device while "
      "writing", DiskFullError),
+    # accelerator descriptions (quanos estimate/run/compare --hardware)
+    ("hardware-missing-field", {"a.yaml": _acc(lambda r: r["memory"]["dram"].pop("read_pj_per_bit"))},
+     HW + ["{a.yaml}"], "memory.dram.read_pj_per_bit is missing", None),
+    ("hardware-missing-clock", {"a.yaml": _acc(lambda r: r.pop("clock_mhz"))}, HW + ["{a.yaml}"],
+     ".clock_mhz is missing", None),
+    ("hardware-negative-capacity", {"a.yaml": _acc(lambda r: _buffer(r, capacity_bytes=-64))}, HW + ["{a.yaml}"],
+     "memory.buffers[0].capacity_bytes must be > 0 and <= 1.09951e+12 bytes, got -64", None),
+    ("hardware-zero-capacity", {"a.yaml": _acc(lambda r: _buffer(r, capacity_bytes=0))}, HW + ["{a.yaml}"],
+     "memory.buffers[0].capacity_bytes must be > 0 and <= 1.09951e+12 bytes, got 0", None),
+    ("hardware-zero-bandwidth", {"a.yaml": _acc(lambda r: r["memory"]["dram"].update(bandwidth_gb_s=0))},
+     HW + ["{a.yaml}"], "memory.dram.bandwidth_gb_s must be > 0 and <= 1e+06 GB/s, got 0", None),
+    ("hardware-nan", {"a.yaml": _acc(lambda r: r.update(clock_mhz=1234.5)).replace("1234.5", ".nan")},
+     HW + ["{a.yaml}"], "holds .nan (line", None),
+    ("hardware-nan-json", {"a.json": json.dumps({"name": "x", "clock_mhz": float("nan")})}, HW + ["{a.json}"],
+     "holds NaN", None),
+    ("hardware-unknown-operand", {"a.yaml": _acc(lambda r: _buffer(r, operands=["inputs", "psums"]))},
+     HW + ["{a.yaml}"], "memory.buffers[0].operands: unknown operand 'psums'", None),
+    ("hardware-unknown-architecture", {"a.yaml": _acc(lambda r: r["mac"].update(architecture="systolic"))},
+     HW + ["{a.yaml}"], "mac.architecture: unknown MAC architecture 'systolic'", None),
+    ("hardware-unroll-unknown-dimension", {"a.yaml": _acc(lambda r: r["array"].update(unroll={"rows": "Z",
+                                                                                              "cols": "K"}))},
+     HW + ["{a.yaml}"], "array.unroll.rows must be one of K, C, OY, OX, FY, FX, B, got 'Z'", None),
+    ("hardware-node-below-7nm", {"a.yaml": _acc(lambda r: r["technology"].update(node_nm=3))}, HW + ["{a.yaml}"],
+     "technology.node_nm must be >= 7 and <= 180 nm, got 3", None),
+    ("hardware-node-above-180nm", {"a.yaml": _acc(lambda r: r["technology"].update(node_nm=250))},
+     HW + ["{a.yaml}"], "technology.node_nm must be >= 7 and <= 180 nm, got 250", None),
+    ("hardware-missing-file", {}, HW + ["{tmp}/none.yaml"], "does not exist", None),
+    ("hardware-directory", {"folder.yaml": None}, HW + ["{folder.yaml}"], "is a directory, not a regular file", None),
+    ("hardware-invalid-yaml", {"a.yaml": "name: [tiny\n"}, HW + ["{a.yaml}"], "cannot be parsed as YAML", None),
+    ("hardware-unknown-name", {}, HW + ["tpu_v9"], "--hardware: unknown accelerator 'tpu_v9'; use a shipped one",
+     None),
+    ("hardware-with-tech", {}, HW + ["default", "--tech", "horowitz45"],
+     "--tech cannot be combined with --hardware", None),
+    ("run-hardware-bad", {"a.yaml": _acc(lambda r: _buffer(r, capacity_bytes=0))},
+     ["run", "--hardware", "{a.yaml}", "--out", "{out}"],
+     "config key 'hardware': accelerator", None),
+    ("run-hardware-with-technology", {}, ["run", "--hardware", "default", "--set", "technology=t.json", "--out",
+                                         "{out}"], "config key 'technology' cannot be set together with 'hardware'",
+     None),
+    ("compare-hardware-bad", {"a.yaml": _acc(lambda r: r["memory"]["dram"].update(bandwidth_gb_s=0))},
+     ["compare", "--hardware", "{a.yaml}", "--out", "{out}"],
+     "config key 'hardware': accelerator", None),
 ]
 IDS = [case[0] for case in CASES]
 
@@ -159,14 +219,16 @@ class _Evil:
         return (print, ("executed!",))
 
 
-def _prepare(tmp, files, fast_run):
+def _prepare(tmp, files, request):
     for name, text in files.items():
-        if name == "foreign":
+        if name == "folder.yaml":
+            (tmp / name).mkdir()
+        elif name == "foreign":
             torch.save({"weights": torch.zeros(2)}, tmp / "foreign.pt")
         elif name == "evil":
             torch.save({"format": "quanos-hw-checkpoint", "x": _Evil()}, tmp / "evil.pt")
-        elif name == "run":
-            shutil.copytree(fast_run.out_dir, tmp / "run")
+        elif name == "run":  # a finished run (trained once per session, only for the rows that need it)
+            shutil.copytree(request.getfixturevalue("fast_run").out_dir, tmp / "run")
         else:
             (tmp / name).write_text(text)
 
@@ -187,8 +249,8 @@ def test_matrix_covers_every_subcommand_and_every_input_error_type():
 
 
 @pytest.mark.parametrize("name, files, action, message, exc", CASES, ids=IDS)
-def test_bad_input(name, files, action, message, exc, tmp_path, capsys, fast_run):
-    _prepare(tmp_path, files, fast_run)
+def test_bad_input(name, files, action, message, exc, tmp_path, capsys, request):
+    _prepare(tmp_path, files, request)
     if callable(action):
         with pytest.raises(exc, match=__import__("re").escape(message)):
             action(tmp_path)

@@ -7,6 +7,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .run_cmd import HARDWARE_HELP
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="train hybrids from each (metric, policy) at the same energy budgets")
@@ -16,6 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the comparison in --out")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--hardware", metavar="FILE_OR_NAME", help=HARDWARE_HELP + " (the energy budgets too)")
     p.set_defaults(func=run_compare)
 
 
@@ -37,7 +40,8 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.config:
             config = load_config_file(args.config, config, cls=CompareConfig)
         config = parse_set(args.set, config)
-    overrides = {k: v for k, v in (("out_dir", args.out), ("device", args.device)) if v is not None}
+    overrides = {k: v for k, v in (("out_dir", args.out), ("device", args.device), ("hardware", args.hardware))
+                 if v is not None}
     config = dataclasses.replace(config, **overrides) if overrides else config
     report = compare(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
                      log=lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -11,6 +11,15 @@ import sys
 JSON_KEYS = ("model", "input_shape", "mac_architecture", "technology", "layers", "totals",
              "energy_saving_vs_uniform16", "energy_saving_vs_uniform8", "compression_vs_fp32",
              "compression_vs_uniform16")
+#: top-level keys ``--json`` adds with ``--hardware`` (docs/design.md §6)
+HARDWARE_JSON_KEYS = ("hardware", "area", "latency_speedup_vs_uniform16")
+#: defaults of the options a --hardware description decides (None on the command line: "not given")
+DEFAULT_MAC = "data_gated"
+DEFAULT_TECH = "horowitz45"
+DEFAULT_DATAFLOW = "weights_dram_acts_sram"
+#: options refused beside --hardware: the description names its technology and memory hierarchy,
+#: and its mac.params hold the architecture parameter overrides
+DECIDED_BY_HARDWARE = ("tech", "dataflow", "arch_params")
 
 
 def add_parser(sub) -> None:
@@ -23,14 +32,23 @@ def add_parser(sub) -> None:
     bits = p.add_mutually_exclusive_group(required=True)
     bits.add_argument("--bits", type=int, help="uniform bit-width for weights and activations (2-16)")
     bits.add_argument("--bit-config", help="bit configuration JSON (e.g. a run's bits.json)")
-    p.add_argument("--mac", default="data_gated", help="MAC architecture (default: data_gated)")
-    p.add_argument("--tech", default="horowitz45", help="technology table: a shipped name or a JSON/YAML file")
+    p.add_argument("--hardware", default=None, metavar="FILE_OR_NAME",
+                   help="accelerator description: a shipped name (see 'quanos list accelerators') or a YAML/JSON "
+                        "file; adds latency, throughput, EDP, utilisation, DRAM traffic and area. It decides the "
+                        "technology and memory hierarchy (--tech, --dataflow and --arch-params are refused beside "
+                        "it); --mac replaces its MAC architecture")
+    p.add_argument("--mac", default=None,
+                   help=f"MAC architecture (default: {DEFAULT_MAC}, or the --hardware description's)")
+    p.add_argument("--tech", default=None, help=f"technology table: a shipped name or a JSON/YAML file (default: "
+                                                f"{DEFAULT_TECH})")
     p.add_argument("--arch-params", default=None, help="JSON/YAML file overriding architecture parameters")
-    p.add_argument("--dataflow", default="weights_dram_acts_sram", help="memory dataflow (default: %(default)s)")
+    p.add_argument("--dataflow", default=None, help=f"memory dataflow (default: {DEFAULT_DATAFLOW})")
     p.add_argument("--input-bits", type=int, default=8, help="precision of the network input (default: 8)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--csv", action="store_true", help="print per-layer CSV")
+    p.epilog = ("--json prints the keys " + ", ".join(JSON_KEYS) + "; with --hardware also "
+                + ", ".join(HARDWARE_JSON_KEYS) + " (docs/design.md §6).")
     p.set_defaults(func=run_estimate)
 
 
@@ -66,6 +84,21 @@ def _shape(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
     return shape, _classes(args, 10)
 
 
+def _accelerator(args: argparse.Namespace):
+    """The --hardware description with --mac's architecture, or None without --hardware."""
+    from ..accelerator import load_hardware, with_mac
+    from ..errors import InputError
+
+    if args.hardware is None:
+        return None
+    for name in DECIDED_BY_HARDWARE:
+        if getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{flag} cannot be combined with --hardware: the accelerator description decides the "
+                             "technology and the memory traffic (put architecture parameters in its mac.params)")
+    return with_mac(load_hardware(args.hardware, "--hardware"), args.mac)
+
+
 def estimate_report(args: argparse.Namespace) -> dict:
     from energy_models import energy_report
 
@@ -73,35 +106,58 @@ def estimate_report(args: argparse.Namespace) -> dict:
     from ..hardware import extract_layers
     from ..models import MODELS, create_model
 
+    accelerator = _accelerator(args)
     MODELS.get(args.model)  # unknown model: a clear error before anything else
     shape, classes = _shape(args)
     model = create_model(args.model, num_classes=classes, in_channels=shape[0])
     bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
     layers = extract_layers(model, shape, bits)  # validates the bits once; they travel on in the LayerSpecs
-    return energy_report(layers, model=args.model, input_shape=shape, architecture=args.mac,
-                         technology=args.tech, dataflow=args.dataflow, architecture_params=args.arch_params,
-                         input_bit_width=args.input_bits)
+    if accelerator is not None:
+        return energy_report(layers, model=args.model, input_shape=shape, accelerator=accelerator,
+                             input_bit_width=args.input_bits)
+    return energy_report(layers, model=args.model, input_shape=shape, architecture=args.mac or DEFAULT_MAC,
+                         technology=args.tech or DEFAULT_TECH, dataflow=args.dataflow or DEFAULT_DATAFLOW,
+                         architecture_params=args.arch_params, input_bit_width=args.input_bits)
 
 
 def format_table(report: dict) -> str:
+    timed = "latency_s" in report["totals"]  # an accelerator description: latency per layer and in total
     head = (f"{'layer':<22}{'kind':<7}{'MACs':>13}{'weights':>11}{'w/a/in':>10}{'MAC µJ':>10}{'mem µJ':>10}"
-            f"{'total µJ':>10}")
+            f"{'total µJ':>10}" + (f"{'lat. µs':>10}" if timed else ""))
     lines = [f"{report['model']} {tuple(report['input_shape'])} on {report['mac_architecture']} "
              f"({report['technology']}, {report['dataflow']})", head, "-" * len(head)]
     for r in report["layers"]:
         bits = f"{r['weight_bit_width']}/{r['act_bit_width']}/{r['input_bit_width']}"
         lines.append(f"{r['name'][:21]:<22}{r['kind']:<7}{r['macs']:>13,}{r['weights']:>11,}{bits:>10}"
                      f"{r['mac_energy_pj'] / 1e6:>10.4g}{r['memory_energy_pj'] / 1e6:>10.4g}"
-                     f"{r['energy_pj'] / 1e6:>10.4g}")
+                     f"{r['energy_pj'] / 1e6:>10.4g}" + (f"{r['latency_s'] * 1e6:>10.4g}" if timed else ""))
     t = report["totals"]
     lines += ["-" * len(head),
               f"{'total':<29}{t['macs']:>13,}{t['weights']:>11,}{'':>10}{t['mac_energy_pj'] / 1e6:>10.4g}"
-              f"{t['memory_energy_pj'] / 1e6:>10.4g}{t['energy_pj'] / 1e6:>10.4g}",
+              f"{t['memory_energy_pj'] / 1e6:>10.4g}{t['energy_pj'] / 1e6:>10.4g}"
+              + (f"{t['latency_s'] * 1e6:>10.4g}" if timed else ""),
               f"size {t['size_bits'] / 8192:.1f} KiB ({t['params']:,} params); cycles {t['cycles']:,.0f}",
               f"energy saving vs uniform 16-bit {report['energy_saving_vs_uniform16']:.3f}x, vs uniform 8-bit "
               f"{report['energy_saving_vs_uniform8']:.3f}x; compression vs fp32 {report['compression_vs_fp32']:.3f}x, "
               f"vs uniform 16-bit {report['compression_vs_uniform16']:.3f}x"]
+    if timed:
+        lines += _hardware_lines(report)
     return "\n".join(lines)
+
+
+def _hardware_lines(report: dict) -> list[str]:
+    """Latency, throughput, EDP, utilisation, DRAM traffic and area of an accelerator report."""
+    t, hw, area = report["totals"], report["hardware"], report["area"]
+    batch = hw["batch"]
+    parts = [f"{k} {v:.4g} mm2" for k, v in area["components_mm2"].items()]
+    parts += [f"{k} unknown" for k in area["unknown"]]
+    total = "unknown" if area["total_mm2"] is None else f"{area['total_mm2']:.4g} mm2"
+    return [f"accelerator {hw['name']}: {hw['array']['rows']}x{hw['array']['cols']} PEs at {hw['clock_mhz']:g} MHz, "
+            f"batch {batch}; latency per batch {t['latency_s'] * 1e3:.4g} ms; throughput "
+            f"{t['throughput_per_s']:.4g} inferences/s; EDP {t['edp_j_s']:.4g} J*s; utilisation "
+            f"{100 * t['utilization']:.1f}%; DRAM {t['dram_bits'] / 8192:.1f} KiB per inference",
+            f"latency speedup vs uniform 16-bit {report['latency_speedup_vs_uniform16']:.3f}x; area {total}"
+            + (f" ({', '.join(parts)})" if parts else "")]
 
 
 def format_csv(report: dict) -> str:
@@ -120,7 +176,8 @@ def run_estimate(args: argparse.Namespace) -> int:
 
     report = estimate_report(args)
     if args.json:
-        text = dumps_strict({k: report[k] for k in JSON_KEYS}, indent=1)  # never NaN or Infinity
+        keys = JSON_KEYS + (HARDWARE_JSON_KEYS if "hardware" in report else ())
+        text = dumps_strict({k: report[k] for k in keys}, indent=1)  # never NaN or Infinity
     elif args.csv:
         text = format_csv(report).rstrip("\n")
     else:

@@ -1,9 +1,10 @@
 """``quanos list [KIND]``: the names every registry accepts, read from the registries themselves.
 
-Without KIND: one heading per kind, then its names, one per line (indented). With KIND: only the
-names, one per line, for scripts (``for m in $(quanos list models); do ...``). An unknown KIND is
-bad input (exit 2). Nothing here names an entry: a newly registered model, attack or metric
-appears without touching this file.
+Without KIND: one heading per kind, then its names, one per line (indented; a shipped accelerator
+description with the first line of its description). With KIND: only the names, one per line, for
+scripts (``for m in $(quanos list models); do ...``). An unknown KIND is bad input (exit 2).
+Nothing here names an entry: a newly registered model, attack or metric appears without touching
+this file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ def _dataflows() -> list[str]:
     return sorted(DATAFLOWS)
 
 
+def _accelerators() -> list[str]:
+    from energy_models.accelerator import list_accelerators
+
+    return list_accelerators()
+
+
+def _accelerator_summary(name: str) -> str:
+    """The first line of a shipped accelerator description's ``description``."""
+    from energy_models.accelerator import load_accelerator
+
+    lines = load_accelerator(name).description.strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def _attacks() -> list[str]:
     from ..attacks import ATTACKS
 
@@ -68,6 +83,7 @@ KINDS: dict[str, tuple[str, Callable[[], list[str]]]] = {
     "architectures": ("MAC architectures", _architectures),
     "technologies": ("shipped technology tables; --tech also takes a JSON/YAML file", _technologies),
     "dataflows": ("memory dataflows", _dataflows),
+    "accelerators": ("shipped accelerator descriptions; --hardware also takes a YAML/JSON file", _accelerators),
     "attacks": ("adversarial attacks", _attacks),
     "metrics": ("sensitivity metrics", _metrics),
     "policies": ("bit allocation policies", _policies),
@@ -83,11 +99,21 @@ def list_names(kind: str) -> list[str]:
     return KINDS[kind][1]()
 
 
+#: kind -> name -> one line about it, shown after the name in the full listing
+SUMMARIES: dict[str, Callable[[str], str]] = {"accelerators": _accelerator_summary}
+
+
+def _row(kind: str, name: str) -> str:
+    summary = SUMMARIES[kind](name) if kind in SUMMARIES else ""
+    return f"  {name}: {summary}" if summary else f"  {name}"
+
+
 def format_listing() -> str:
-    """Every kind: a heading ``KIND (what it is):``, then its names indented, blank line between kinds."""
+    """Every kind: a heading ``KIND (what it is):``, then its names indented (with a one-line summary
+    where the kind has one), blank line between kinds."""
     blocks = []
     for kind, (what, _) in KINDS.items():
-        blocks.append("\n".join([f"{kind} ({what}):"] + [f"  {name}" for name in list_names(kind)]))
+        blocks.append("\n".join([f"{kind} ({what}):"] + [_row(kind, name) for name in list_names(kind)]))
     return "\n\n".join(blocks)
 
 

@@ -7,6 +7,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
+#: --hardware of run and compare: config key ``hardware``
+HARDWARE_HELP = ("accelerator description (config key hardware): a shipped name (see 'quanos list accelerators') or "
+                 "a YAML/JSON file; energy, latency and area are estimated on it")
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run the QUANOS experiment (default: mnist5k, small_cnn, a few minutes)")
@@ -16,6 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="results folder (default: config key out_dir)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished phases")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="compute device (default: auto)")
+    p.add_argument("--hardware", metavar="FILE_OR_NAME", help=HARDWARE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
     p.set_defaults(func=run_command)
@@ -58,6 +63,8 @@ def resolve_config(args: argparse.Namespace):
         overrides["out_dir"] = args.out
     if args.device:
         overrides["device"] = args.device
+    if args.hardware is not None:
+        overrides["hardware"] = args.hardware
     return dataclasses.replace(config, **overrides) if overrides else config
 
 

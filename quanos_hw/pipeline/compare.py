@@ -112,11 +112,11 @@ def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progres
             values = r.scores("warmup", metric)
             state = r.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
         scores[metric] = state["scores"]
-    cells, trained = {}, {}
+    cells, trained, accelerator = {}, {}, c.accelerator()
     for budget in c.budgets:
         problem = BudgetProblem.from_fraction(layers, c.budget_architecture, budget, choices=c.bit_choices,
                                               technology=c.technology, dataflow=c.dataflow,
-                                              input_bit_width=c.input_bit_width)
+                                              input_bit_width=c.input_bit_width, accelerator=accelerator)
         for combo in c.cells():
             try:
                 alloc = _allocate(combo, scores, problem)
@@ -164,9 +164,10 @@ def _markdown(c: CompareConfig, rows: list[dict]) -> str:
     columns = next((list(row["accuracy"]) for row in rows if row["seeds"]), [])
     head = (["budget", "metric:policy", "energy / u16", "mean bits"] + [f"{label} %" for label in columns]
             + ["seeds", "checks failed"])
+    hardware = f"accelerator {c.hardware}" if c.hardware is not None else f"{c.technology}, {c.dataflow}"
     lines = [f"# Iso-energy comparison: {c.model} on {c.dataset}", "",
-             f"Budgets are fractions of the uniform 16-bit energy on {c.budget_architecture} ({c.technology}, "
-             f"{c.dataflow}); bit choices {list(c.bit_choices)}; seeds {list(c.seeds)}; {c.warmup_epochs} float "
+             f"Budgets are fractions of the uniform 16-bit energy on {c.budget_architecture} ({hardware}); "
+             f"bit choices {list(c.bit_choices)}; seeds {list(c.seeds)}; {c.warmup_epochs} float "
              f"warm-up + {c.qat_epochs} QAT epochs; mean ± std over seeds. budget_ilp gives more bits to higher "
              "scores (accuracy sensitivity); quanos_rule gives fewer bits to higher scores (noise sensitivity); "
              "uniform is the widest uniform width within the budget.", "",
@@ -228,6 +229,8 @@ def _compare(setup, progress: bool, log) -> dict:
     rows = _summary(c, per_seed)
     report = {"config": c.to_dict(), "config_hash": ws.config_hash, "summary": rows,
               "per_seed": {str(s): v for s, v in per_seed.items()}}
+    if c.hardware is not None:  # the description the budgets were computed on
+        report["hardware"] = c.accelerator().to_dict()
     text = dumps_strict(report, indent=1) + "\n"  # strict JSON, checked before any file is written
     _plot(c, rows, ws.root / "compare_pareto.png")
     atomic_write_text(ws.root / "compare.md", _markdown(c, rows))

@@ -71,6 +71,9 @@ class ExperimentConfig:
     technology: str = "horowitz45"
     dataflow: str = "weights_dram_acts_sram"
     input_bit_width: int = 8
+    # an accelerator description (a shipped name, see 'quanos list accelerators', or a YAML/JSON
+    # file): energy, latency and area on it; it decides the technology and the memory traffic
+    hardware: str | None = None
     # outputs
     out_dir: str = "quanos_results"
 
@@ -98,6 +101,13 @@ class ExperimentConfig:
         written); each experiment's config names its own."""
         return ()
 
+    def accelerator(self):
+        """The accelerator description of config key ``hardware`` (an energy_models Accelerator),
+        or None when the key is unset."""
+        from ..accelerator import load_hardware
+
+        return None if self.hardware is None else load_hardware(self.hardware, "config key 'hardware'")
+
     def metric_settings(self) -> dict:
         """{metric option: value} the config's keys give every metric that declares the option."""
         return {"eps": self.ans_eps, "batch_size": self.ans_batch_size, "activation": self.ans_activation,
@@ -116,6 +126,8 @@ class ExperimentConfig:
     def hash(self) -> str:
         """Hash of everything that affects results (the output directory and device excluded)."""
         data = {k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device")}
+        if data.get("hardware") is None:  # unset: the hash of a configuration from before the key existed
+            data.pop("hardware", None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -269,6 +281,23 @@ def _check_values(c: ExperimentConfig) -> None:
     _check_numbers(c)
     _check_names(c)
     check_out_dir(c.out_dir)
+    _check_hardware(c)
+
+
+def _check_hardware(c: ExperimentConfig) -> None:
+    """``hardware`` names a description that loads; it decides the technology and the memory
+    traffic, so ``technology`` and ``dataflow`` must keep their defaults beside it."""
+    if c.hardware is None:
+        return
+    try:
+        c.accelerator()
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    defaults = {f.name: f.default for f in fields(ExperimentConfig)}
+    for key in ("technology", "dataflow"):
+        if getattr(c, key) != defaults[key]:
+            raise ConfigError(f"config key {key!r} cannot be set together with 'hardware': the accelerator "
+                              "description decides the technology and the memory traffic")
 
 
 def _check_run_values(c: RunConfig) -> None:

@@ -207,9 +207,24 @@ class Setup:
         self.ws.close()
 
 
+def check_hardware(c: ExperimentConfig, layers) -> None:
+    """With config key ``hardware``: every MAC architecture of the experiment estimates on the
+    description (an architecture without a technology node or area node it needs fails here, not
+    after training)."""
+    from energy_models.accelerator_estimate import estimate_accelerator
+
+    from ..accelerator import with_mac
+
+    accelerator = c.accelerator()
+    if accelerator is None:
+        return
+    for arch in c.architectures():
+        estimate_accelerator(layers, 8, 8, accelerator=with_mac(accelerator, arch), input_bit_width=c.input_bit_width)
+
+
 def prepare(config: ExperimentConfig, resume: bool) -> Setup:
     """Resolve ``config`` and check everything that can be checked before a file is written
-    (hardware names and tables, the dataset, the device, the model's layers); then lock and create
+    (hardware names, tables and description, the dataset, the device, the model's layers); then lock and create
     (or, with ``resume``, verify) the results folder. Use it as ``with prepare(...) as setup:`` so
     the lock is held until the experiment ends."""
     from energy_models import get_architecture, load_technology
@@ -223,6 +238,7 @@ def prepare(config: ExperimentConfig, resume: bool) -> Setup:
     device = pick_device(c.device)
     probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
     layers = extract_layers(probe, data.info.input_shape)
+    check_hardware(c, layers)
     ws = Workspace(c.out_dir, c)
     ws.prepare(resume)
     return Setup(c, data, layers, device, ws)

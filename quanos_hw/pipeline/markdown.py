@@ -17,9 +17,10 @@ def _order(models: dict) -> list[str]:
 
 def summary_table(report: dict) -> list[str]:
     archs, models = report["config"]["mac_architectures"], report["models"]
+    timed = "hardware" in report  # an accelerator description: latency beside energy
     columns = list(accuracy_columns(models["quanos"]["robustness"]))
     head = (["model", "mean w bits"] + [f"{c} %" for c in columns] + [f"E {a} µJ (×u16/×u8)" for a in archs]
-            + ["size KiB", "× vs fp32"])
+            + ([f"latency {a} µs" for a in archs] if timed else []) + ["size KiB", "× vs fp32"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in _order(models):
         m = models[name]
@@ -35,6 +36,8 @@ def summary_table(report: dict) -> list[str]:
                 e = m["energy"][arch]
                 row.append(f"{e['energy_pj'] / 1e6:.3g} "
                            f"({e['saving_vs_uniform16']:.2f}×/{e['saving_vs_uniform8']:.2f}×)")
+        if timed:
+            row += ["n/a" if m["energy"] is None else f"{m['energy'][a]['latency_s'] * 1e6:.4g}" for a in archs]
         row += [f"{m['size_bits'] / 8192:.1f}", f"{m['compression_vs_fp32']:.2f}"]
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -82,6 +85,18 @@ def _checks_table(report: dict) -> list[str]:
     return out
 
 
+def _hardware_line(report: dict) -> str:
+    """What the energies were estimated on: the technology and dataflow, or an accelerator description."""
+    cfg, hw = report["config"], report.get("hardware")
+    savings = "savings are E(uniform 16 or 8 bit) / E(model) on the same architecture."
+    if hw is None:
+        return f"Energy: {cfg['technology']} technology, {cfg['dataflow']} dataflow; {savings}"
+    return (f"Energy and latency: accelerator {hw['name']} ({hw['array']['rows']}×{hw['array']['cols']} PEs at "
+            f"{hw['clock_mhz']:g} MHz, batch {hw['batch']}, {hw['technology']['table']} at "
+            f"{hw['technology']['node_nm']:g} nm; report.json holds the description) with each MAC architecture in "
+            f"its PEs; latency per batch; {savings}")
+
+
 def render_markdown(report: dict) -> str:
     cfg, ds = report["config"], report["dataset"]
     q = report["quanos"]
@@ -96,9 +111,7 @@ def render_markdown(report: dict) -> str:
                                           if q["metric"] == "ans" else f"sensitivity by {q['metric']} (column ANS)")
         + ", "
         f"k = clamp({q['k_init']} - round({q['k_init']}·ANS), {q['k_min']}, {q['k_init']}). "
-        f"Accuracies on the {ds['test_size']} test images. {_attacks_line(report)} Energy: {cfg['technology']} "
-        f"technology, {cfg['dataflow']} dataflow; savings are E(uniform 16 or 8 bit) / E(model) on the same "
-        "architecture.", "",
+        f"Accuracies on the {ds['test_size']} test images. {_attacks_line(report)} {_hardware_line(report)}", "",
         "## Summary", "", *summary_table(report), "",
         "## QUANOS vs uniform 8-bit", "", *comparison_vs_uniform8(report), "",
         "## Sanity checks", "", *_checks_table(report),

@@ -15,6 +15,7 @@ from pathlib import Path
 from energy_models import energy_report, with_bits
 
 from .. import __version__
+from ..accelerator import with_mac
 from ..bitconfig import save_bit_config
 from ..io import atomic_write_text, dumps_strict
 from .config import RunConfig
@@ -23,6 +24,10 @@ from .plots import write_plots
 
 SCHEMA_VERSION = 2
 ENERGY_KEYS = ("energy_pj", "mac_energy_pj", "memory_energy_pj", "cycles")
+#: totals an energy entry adds with config key ``hardware`` (an accelerator description)
+HARDWARE_KEYS = ("latency_s", "throughput_per_s", "edp_j_s", "utilization")
+#: per-layer keys of an energy entry (latency_s added with ``hardware``)
+LAYER_KEYS = ("name", "mac_energy_pj", "memory_energy_pj", "energy_pj")
 
 
 def _packages() -> dict[str, str]:
@@ -70,7 +75,32 @@ class RunOutputs:
     timing: dict[str, float]
 
 
-def _model_entry(kind: ModelKind, phase: dict, robustness: dict, layers, config: RunConfig) -> dict:
+def _energy_report(layers, arch: str, config: RunConfig, accelerator) -> dict:
+    """energy_models' report of ``layers`` on ``arch``: on the accelerator description when given
+    (its MAC replaced by ``arch``), else on the configured technology and dataflow."""
+    if accelerator is None:
+        return energy_report(layers, architecture=arch, technology=config.technology, dataflow=config.dataflow,
+                             input_bit_width=config.input_bit_width)
+    return energy_report(layers, accelerator=with_mac(accelerator, arch), input_bit_width=config.input_bit_width)
+
+
+def _energy_entry(rep: dict, timed: bool) -> dict:
+    """One architecture's energy entry of a model: totals, savings, per-layer energies and, on an
+    accelerator description, latency, throughput, EDP, utilisation and area."""
+    layer_keys = LAYER_KEYS + (("latency_s",) if timed else ())
+    entry = {**{k: rep["totals"][k] for k in ENERGY_KEYS},
+             "saving_vs_uniform16": rep["energy_saving_vs_uniform16"],
+             "saving_vs_uniform8": rep["energy_saving_vs_uniform8"],
+             "layers": [{k: row[k] for k in layer_keys} for row in rep["layers"]]}
+    if timed:
+        entry.update({k: rep["totals"][k] for k in HARDWARE_KEYS})
+        entry["latency_speedup_vs_uniform16"] = rep["latency_speedup_vs_uniform16"]
+        entry["area"] = rep["area"]
+    return entry
+
+
+def _model_entry(kind: ModelKind, phase: dict, robustness: dict, layers, config: RunConfig,
+                 accelerator=None) -> dict:
     quantized = phase["quantized"]
     bits = phase["bits"] if quantized else None
     fp32_bits = sum(lyr.params for lyr in layers) * 32
@@ -87,26 +117,22 @@ def _model_entry(kind: ModelKind, phase: dict, robustness: dict, layers, config:
     configured = with_bits(layers, [bits[lyr.name]["weight_bit_width"] for lyr in layers],
                            [bits[lyr.name]["act_bit_width"] for lyr in layers])
     for arch in config.mac_architectures:
-        rep = energy_report(configured, architecture=arch, technology=config.technology, dataflow=config.dataflow,
-                            input_bit_width=config.input_bit_width)
+        rep = _energy_report(configured, arch, config, accelerator)
         entry["size_bits"] = rep["totals"]["size_bits"]
         entry["compression_vs_fp32"] = rep["compression_vs_fp32"]
         entry["compression_vs_uniform16"] = rep["compression_vs_uniform16"]
-        entry["energy"][arch] = {**{k: rep["totals"][k] for k in ENERGY_KEYS},
-                                 "saving_vs_uniform16": rep["energy_saving_vs_uniform16"],
-                                 "saving_vs_uniform8": rep["energy_saving_vs_uniform8"],
-                                 "layers": [{k: row[k] for k in ("name", "mac_energy_pj", "memory_energy_pj",
-                                                                 "energy_pj")} for row in rep["layers"]]}
+        entry["energy"][arch] = _energy_entry(rep, accelerator is not None)
     return entry
 
 
 def build_report(run: RunOutputs) -> dict:
     config, data, layers, final = run.config, run.data, run.layers, run.iterations[-1]
-    models = {name: _model_entry(run.kinds[name], run.phases[name], run.robustness[name], layers, config)
-              for name in run.phases}
+    accelerator = config.accelerator()
+    models = {name: _model_entry(run.kinds[name], run.phases[name], run.robustness[name], layers, config,
+                                 accelerator) for name in run.phases}
     failed = [f"{name}: {c['name']}" for name, m in models.items() for c in m["robustness"]["checks"]
               if not c["passed"]]
-    return {
+    report = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "quanos-hw", "version": __version__, "git_revision": git_revision(),
                  "python": platform.python_version(), "packages": _packages()},
@@ -129,6 +155,9 @@ def build_report(run: RunOutputs) -> dict:
         "sanity": {"all_passed": not failed, "failed": failed},
         "timing_s": {k: round(v, 2) for k, v in run.timing.items()},
     }
+    if accelerator is not None:  # the description every energy entry was estimated on (its own MAC)
+        report["hardware"] = accelerator.to_dict()
+    return report
 
 
 def layers_csv(report: dict) -> str:

@@ -126,3 +126,47 @@ def test_pair_table_reproduces_the_exact_energy():
                     for li in range(len(LAYERS)))
         exact = problem.energy(np.array(problem.choices)[idx][None, :])[0]
         assert total == pytest.approx(exact)
+
+
+def _tiny_buffer_accelerator():
+    """The default description with a 1 KiB activation buffer (the network input in DRAM)."""
+    import dataclasses
+
+    from energy_models.accelerator import load_accelerator
+
+    default = load_accelerator("default")
+    sram = dataclasses.replace(default.buffers[0], capacity_bytes=1024.0, area_mm2=0.01)
+    return default.replace(buffers=(sram,), network_input_on_chip=False)
+
+
+@pytest.mark.parametrize("arch", ["data_gated", "subword_parallel", "bitfusion", "bit_serial"])
+def test_the_default_description_gives_the_same_budget_problem(arch):
+    """On the 'default' accelerator (the original model at 45 nm) every table equals the plain
+    estimate's, for the architectures whose energies are 45 nm ones."""
+    from energy_models.accelerator import load_accelerator
+
+    plain = BudgetProblem.from_fraction(LAYERS, arch, 0.35, choices=(2, 4, 8, 16))
+    timed = BudgetProblem.from_fraction(LAYERS, arch, 0.35, choices=(2, 4, 8, 16),
+                                        accelerator=load_accelerator("default"))
+    assert timed.budget_pj == plain.budget_pj and timed.uniform16_pj == plain.uniform16_pj
+    np.testing.assert_array_equal(timed.pair_table(), plain.pair_table())
+    np.testing.assert_array_equal(timed.unpaired_table(), plain.unpaired_table())
+    assert budget_ilp(timed, SCORES).bits == budget_ilp(plain, SCORES).bits
+
+
+def test_a_budget_on_an_accelerator_uses_its_exact_energy():
+    """A bounded buffer spills activations: the energies are estimate_accelerator's with the
+    problem's MAC architecture in the PEs, and the allocation holds the budget exactly."""
+    from energy_models.accelerator_estimate import estimate_accelerator
+    from quanos_hw.accelerator import with_mac
+
+    acc = _tiny_buffer_accelerator()
+    problem = BudgetProblem.from_fraction(LAYERS, "bitfusion", 0.35, choices=(2, 4, 8, 16), accelerator=acc)
+    bits = np.array([[16, 8, 4, 4, 8], [2, 2, 2, 2, 2]])
+    expected = estimate_accelerator(LAYERS, bits, bits, accelerator=with_mac(acc, "bitfusion")).total_energy_pj
+    np.testing.assert_array_equal(problem.energy(bits), expected)
+    plain = BudgetProblem.from_fraction(LAYERS, "bitfusion", 0.35, choices=(2, 4, 8, 16))
+    assert problem.uniform16_pj > plain.uniform16_pj  # activations cross DRAM too
+    ilp, brute = budget_ilp(problem, SCORES), exhaustive(problem, SCORES)
+    assert ilp.energy_pj <= problem.budget_pj and brute.energy_pj <= problem.budget_pj
+    assert ilp.objective >= brute.objective - 1e-15  # the pairwise table is approximate here: never better

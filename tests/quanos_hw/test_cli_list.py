@@ -3,6 +3,7 @@
 import pytest
 
 from energy_models import DATAFLOWS, list_technologies
+from energy_models.accelerator import list_accelerators, load_accelerator
 from energy_models.architectures import ARCHITECTURES
 from quanos_hw.allocation import POLICIES
 from quanos_hw.attacks import ATTACKS
@@ -19,6 +20,7 @@ REGISTRIES = {
     "architectures": lambda: ARCHITECTURES.names(),
     "technologies": list_technologies,
     "dataflows": lambda: sorted(DATAFLOWS),
+    "accelerators": list_accelerators,
     "attacks": lambda: ATTACKS.names(),
     "metrics": lambda: METRICS.names(),
     "policies": lambda: POLICIES.names(),
@@ -52,7 +54,18 @@ def test_full_listing_has_a_heading_then_the_names_of_each_kind(capsys):
     for block, (kind, names) in zip(blocks, REGISTRIES.items()):
         heading, *rows = block.split("\n")
         assert heading.startswith(f"{kind} (") and heading.endswith("):")
-        assert rows == [f"  {name}" for name in names()]
+        if kind == "accelerators":  # each with the first line of its description
+            assert rows == [f"  {name}: {load_accelerator(name).description.splitlines()[0]}" for name in names()]
+        else:
+            assert rows == [f"  {name}" for name in names()]
+
+
+def test_accelerators_are_the_shipped_descriptions_with_their_summary(capsys):
+    _, out, _ = _list(capsys, "accelerators")
+    assert "default" in out.split()
+    _, out, _ = _list(capsys)
+    assert ("  default: The original quanos-hw energy model: weights read once from DRAM, activations in an "
+            "unbounded on-chip SRAM") in out
 
 
 def test_a_newly_registered_entry_is_listed(capsys, monkeypatch):
