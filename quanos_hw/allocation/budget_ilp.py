@@ -59,8 +59,11 @@ def _milp(problem: BudgetProblem, cost: np.ndarray, time_limit_s: float) -> np.n
     paired = [li for li in range(n) if src[li] >= 0]
     nx, ny = n * k, len(paired) * k * k
     # HiGHS stops at an absolute gap of 1e-6: scale the objective so its largest term is 1e6 (the
-    # argmin is unchanged) and express energy as a fraction of the budget (coefficients near 1)
-    scale = 1e6 / cost.max() if cost.max() > 0 else 1.0
+    # argmin is unchanged) and express energy as a fraction of the budget (coefficients near 1); a
+    # subnormal largest cost (1e-308) would make the scale overflow to inf: then the costs stay as they are
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = 1e6 / cost.max() if cost.max() > 0 else 1.0
+    scale = scale if np.isfinite(scale) else 1.0
     c = np.concatenate([cost.ravel() * scale, np.zeros(ny)])
     energy_row = np.zeros(nx + ny)
     unpaired = problem.unpaired_table()  # (n, k): inputs at the network precision or at own bits

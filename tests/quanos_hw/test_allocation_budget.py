@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from energy_models import list_architectures
@@ -38,6 +38,7 @@ def test_ilp_matches_exhaustive_search_and_respects_the_budget(arch, fraction):
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.floats(0.0, 3.0), min_size=5, max_size=5), st.sampled_from(SCALABLE),
        st.floats(0.2, 0.9), st.floats(0.01, 0.3))
+@example([1.1e-308, 0.0, 0.0, 0.0, 0.0], "bit_serial", 0.5, 0.1)  # a subnormal score once overflowed the scale
 def test_budget_holds_and_a_larger_budget_is_never_worse(scores, arch, fraction, extra):
     s = dict(zip(NAMES, scores))
     small = BudgetProblem.from_fraction(LAYERS, arch, fraction)
