@@ -292,3 +292,19 @@ def pareto_rows(table: DseTable, objectives: Sequence[str]) -> np.ndarray:
         idx = np.flatnonzero(names == name)
         mask[idx] = pareto_mask(costs[idx])
     return mask
+
+
+def uniform_energy(base: Accelerator, layers: Sequence[LayerSpec], architectures: Sequence[str],
+                   bits: Sequence[int] = tuple(range(2, 17)), input_bit_width: int = 8) -> dict[str, np.ndarray]:
+    """Energy per inference (pJ) of ``layers`` at uniform ``bits`` on ``base`` with each MAC
+    architecture in turn (its shipped parameters): architecture -> array over ``bits``."""
+    from .accelerator import MacSpec
+
+    b = np.asarray(bits)
+    out = {}
+    for name in architectures:
+        acc = base.replace(mac=MacSpec(name, dict(base.mac.params) if name == base.mac.architecture else {}))
+        grid = np.repeat(b[:, None], len(layers), axis=1)
+        out[name] = estimate_accelerator(layers, grid, grid, accelerator=acc,
+                                         input_bit_width=input_bit_width).total_energy_pj
+    return out
