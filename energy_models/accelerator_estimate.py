@@ -197,15 +197,18 @@ def estimate_accelerator(
     mac_factor = _scale("energy", getattr(arch, "node_nm", tech.node_nm), acc.node_nm,
                         f"MAC architecture {arch.name!r}")
     mac_energy = count["macs"] * arch.energy_per_mac_pj(w, a_in) * mac_factor
-    by_level = {"dram": (traffic.dram_read_bits["weights"] * acc.dram.read_pj_per_bit
-                         + traffic.dram_read_bits["inputs"] * acc.dram.read_pj_per_bit
-                         + traffic.dram_write_bits * acc.dram.write_pj_per_bit) / batch}
+    dram_bits = traffic.dram_bits
+    if acc.dram.read_pj_per_bit == acc.dram.write_pj_per_bit:
+        by_level = {"dram": dram_bits * acc.dram.read_pj_per_bit / batch}
+    else:
+        reads = traffic.dram_read_bits["weights"] + traffic.dram_read_bits["inputs"]
+        by_level = {"dram": (reads * acc.dram.read_pj_per_bit + traffic.dram_write_bits * acc.dram.write_pj_per_bit)
+                    / batch}
     for b in acc.buffers:
         read_pj, write_pj = _buffer_pj_per_bit(b, values[f"memory.buffers.{b.name}.capacity_bytes"], acc.node_nm)
-        level = 0.0
-        for op in b.operands:
-            level = level + traffic.buffer_read_bits[op] * read_pj + traffic.buffer_write_bits[op] * write_pj
-        by_level[b.name] = level / batch
+        reads = sum(traffic.buffer_read_bits[op] for op in b.operands)
+        writes = sum(traffic.buffer_write_bits[op] for op in b.operands)
+        by_level[b.name] = (reads * read_pj + writes * write_pj) / batch
     shape = np.broadcast(mac_energy, *by_level.values()).shape
     by_level = {k: np.broadcast_to(v, shape) for k, v in by_level.items()}
     mac_energy = np.broadcast_to(mac_energy, shape)
@@ -215,7 +218,7 @@ def estimate_accelerator(
     clock_hz = np.asarray(values["clock_mhz"], float) * 1e6
     compute_s = cycles / clock_hz
     bandwidth = values["memory.dram.bandwidth_gb_s"]
-    memory_s = np.zeros(shape) if bandwidth is None else np.broadcast_to(traffic.dram_bits / (bandwidth * 8e9), shape)
+    memory_s = np.zeros(shape) if bandwidth is None else np.broadcast_to(dram_bits / (bandwidth * 8e9), shape)
     latency_s = np.maximum(compute_s, memory_s) if acc.latency == "overlapped" else compute_s + memory_s
     pes = np.asarray(rows, float) * cols
     return AcceleratorEstimate(
@@ -226,6 +229,6 @@ def estimate_accelerator(
         accelerator=acc, batch=batch, clock_hz=clock_hz,
         compute_s=compute_s, memory_s=memory_s, latency_s=latency_s,
         utilization=np.broadcast_to(count["macs"] * batch / (steps * pes), shape),
-        dram_bits=np.broadcast_to(traffic.dram_bits / batch, shape),
+        dram_bits=np.broadcast_to(dram_bits / batch, shape),
         area_mm2=_area(acc, arch, values),
     )

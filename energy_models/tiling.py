@@ -41,7 +41,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Traffic:
-    """Bits moved per layer and batch; every array broadcasts to (..., N, L)."""
+    """Bits moved per layer and batch; every entry broadcasts to (..., N, L) (0.0 where nothing moves)."""
 
     dram_read_bits: dict[str, np.ndarray]  # operand -> bits read from DRAM
     dram_write_bits: np.ndarray  # output bits written to DRAM
@@ -55,25 +55,18 @@ class Traffic:
         return self.dram_read_bits["weights"] + self.dram_read_bits["inputs"] + self.dram_write_bits
 
 
-def _ceil_ratio(bits, capacity):
-    """ceil(bits / capacity); inf where the capacity is 0 (no buffer)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(capacity > 0, np.ceil(bits / np.where(capacity > 0, capacity, 1.0)), np.inf)
-
-
 def tile_passes(w_bits, i_bits, cap_w, cap_i, inputs_on_chip):
-    """(weight passes, input passes) of the cheaper loop order (module docstring, rule 2)."""
+    """(weight passes, input passes) of the cheaper loop order (module docstring, rule 2). Bits are
+    positive; a capacity of 0 (no buffer) gives an infinite tile count, so that order is never taken."""
     resident = (w_bits <= cap_w) | (i_bits <= cap_i) | inputs_on_chip
-    n_k = _ceil_ratio(w_bits, cap_w)
-    n_p = _ceil_ratio(i_bits, cap_i)
-    no_buffers = np.isinf(n_k) & np.isinf(n_p)
-    cost_k = w_bits + np.where(np.isinf(n_k), np.inf, n_k * i_bits)
-    cost_p = i_bits + np.where(np.isinf(n_p), np.inf, n_p * w_bits)
+    with np.errstate(divide="ignore", over="ignore"):
+        n_k = np.ceil(w_bits / cap_w)
+        n_p = np.ceil(i_bits / cap_i)
+    cost_k = w_bits + n_k * i_bits
+    cost_p = i_bits + n_p * w_bits
     k_order = cost_k <= cost_p
-    ones = np.ones(np.broadcast(w_bits, i_bits, cap_w, cap_i, inputs_on_chip).shape)
-    weight_passes = np.where(resident | no_buffers | k_order, ones, n_p)
-    input_passes = np.where(resident | no_buffers | ~k_order, ones, n_k)
-    return weight_passes, input_passes
+    tiled = ~(resident | (np.isinf(cost_k) & np.isinf(cost_p)))  # no buffer at all: both stream once
+    return np.where(tiled & ~k_order, n_p, 1.0), np.where(tiled & k_order, n_k, 1.0)
 
 
 def activations_on_chip(i_bits, o_bits, cap_i, cap_o, shared_io: bool, sources: np.ndarray,
@@ -100,8 +93,8 @@ def memory_traffic(w_bits, i_bits, o_bits, caps: dict[str, object], buffered: di
     array_i = streamed_i * rereads["inputs"]
     dram_w = streamed_w if buffered["weights"] else array_w
     dram_i = np.where(inputs_on_chip, 0.0, streamed_i if buffered["inputs"] else array_i)
-    zero = np.zeros_like(dram_w)
-    out_to_dram = np.where(outputs_on_chip, 0.0, o_bits) if buffered["outputs"] else o_bits + zero
+    out_to_dram = np.where(outputs_on_chip, 0.0, o_bits) if buffered["outputs"] else o_bits
+    zero = 0.0  # an unbuffered operand moves no bits through a buffer (a scalar broadcasts)
     return Traffic(
         dram_read_bits={"weights": dram_w, "inputs": dram_i},
         dram_write_bits=out_to_dram,
@@ -110,7 +103,7 @@ def memory_traffic(w_bits, i_bits, o_bits, caps: dict[str, object], buffered: di
                           "outputs": out_to_dram if buffered["outputs"] else zero},
         buffer_write_bits={"weights": dram_w if buffered["weights"] else zero,
                            "inputs": dram_i if buffered["inputs"] else zero,
-                           "outputs": o_bits + zero if buffered["outputs"] else zero},
-        weight_passes=n_w + zero,
-        input_passes=n_i + zero,
+                           "outputs": o_bits if buffered["outputs"] else zero},
+        weight_passes=n_w,
+        input_passes=n_i,
     )
