@@ -322,10 +322,13 @@ def _buffers(raw: dict, where: str) -> tuple[BufferSpec, ...]:
         energies = [b.real(k, 0, MAX_ENERGY_PJ, "pJ", low_open=False) for k in ("read_pj", "write_pj")]
         if capacity is None and None in energies:
             raise InputError(f"{b.where}: an unbounded buffer (capacity_bytes null) needs read_pj and write_pj")
-        buffers.append(BufferSpec(name, tuple(operands), capacity, b.int("word_bits", 1, MAX_WORD_BITS),
+        word_bits, banks = b.int("word_bits", 1, MAX_WORD_BITS), b.int("banks", 1, MAX_UNITS, default=1)
+        if capacity is not None and 8 * capacity / banks < word_bits:
+            raise InputError(f"{b.where}: capacity_bytes / banks = {capacity / banks:g} bytes per bank does not "
+                             f"hold one {word_bits}-bit word")
+        buffers.append(BufferSpec(name, tuple(operands), capacity, word_bits,
                                   energies[0], energies[1],
-                                  b.real("area_mm2", 0, MAX_AREA_MM2, "mm2", low_open=False),
-                                  b.int("banks", 1, MAX_UNITS, default=1)))
+                                  b.real("area_mm2", 0, MAX_AREA_MM2, "mm2", low_open=False), banks))
     return tuple(buffers)
 
 

@@ -58,6 +58,7 @@ def _buffer(raw, **fields):
 
 
 HW = EST + ["--bits", "8", "--hardware"]
+DSE = ["dse", "--hardware", "bitfusion45", "--workload", "small_cnn/mnist5k@8", "--out", "{out}"]
 
 
 def _tech(mutate):
@@ -202,6 +203,35 @@ CASES = [
     ("compare-hardware-bad", {"a.yaml": _acc(lambda r: r["memory"]["dram"].update(bandwidth_gb_s=0))},
      ["compare", "--hardware", "{a.yaml}", "--out", "{out}"],
      "config key 'hardware': accelerator", None),
+    # quanos dse
+    ("dse-unknown-sweep-key", {}, DSE + ["--sweep", "array.row=8,16"],
+     "unknown sweep key 'array.row'; did you mean 'array.rows'?", None),
+    ("dse-sweep-wrong-type", {}, DSE + ["--sweep", "array.rows=eight"], "array.rows must be an integer", None),
+    ("dse-sweep-bad-value", {}, DSE + ["--sweep", "memory.buffers.wbuf.capacity_bytes=0"],
+     "capacity_bytes must be > 0", None),
+    ("dse-empty-sweep", {}, DSE + ["--sweep", "array.rows="], "--sweep needs KEY=V1,V2,...", None),
+    ("dse-sweep-twice", {}, DSE + ["--sweep", "batch=1", "--sweep", "batch=2"], "is given twice", None),
+    ("dse-too-many-points", {}, DSE + ["--sweep", "array.rows=" + ",".join(map(str, range(1, 401))),
+                                       "--sweep", "array.cols=" + ",".join(map(str, range(1, 401)))],
+     "the sweep expands to 160,000 design points, more than 100,000", None),
+    ("dse-unknown-model", {}, ["dse", "--hardware", "default", "--workload", "lenet@8", "--out", "{out}"],
+     "unknown model 'lenet'", None),
+    ("dse-missing-bit-file", {}, ["dse", "--hardware", "default", "--workload", "small_cnn:{tmp}/none.json",
+                                  "--out", "{out}"], "does not exist", None),
+    ("dse-bit-file-wrong-layers", {"b.json": json.dumps({"conv9": {"weight_bit_width": 8, "act_bit_width": 8}})},
+     ["dse", "--hardware", "default", "--workload", "small_cnn/mnist5k:{b.json}", "--out", "{out}"],
+     "conv9", None),
+    ("dse-bad-workload-spec", {}, ["dse", "--hardware", "default", "--workload", "vgg16", "--out", "{out}"],
+     "is not MODEL@BITS, MODEL:BITS.json or a quanos run/compare folder", None),
+    ("dse-folder-without-results", {"folder.yaml": None},
+     ["dse", "--hardware", "default", "--workload", "{folder.yaml}", "--out", "{out}"],
+     "has neither report.json", None),
+    ("dse-unknown-objective", {}, DSE + ["--objectives", "energy,power"],
+     "unknown objective 'power'", None),
+    ("dse-sweep-and-file", {"s.yaml": "- {batch: 1}\n"}, DSE + ["--sweep", "batch=1", "--sweep-file", "{s.yaml}"],
+     "give --sweep or --sweep-file, not both", None),
+    ("dse-bad-sweep-file", {"s.yaml": "batch: 4\n"}, DSE + ["--sweep-file", "{s.yaml}"],
+     "must be a non-empty list of {key: value} objects", None),
 ]
 IDS = [case[0] for case in CASES]
 

@@ -88,7 +88,8 @@ class CompareConfig(ExperimentConfig):
         return (*self.combos, CONTROL)
 
 
-def _key(combo: str, budget: float) -> str:
+def cell_key(combo: str, budget: float) -> str:
+    """The name of one policy x budget cell in compare.json (also read by quanos dse)."""
     return f"{combo.replace(':', '-')}@{budget:g}"
 
 
@@ -121,11 +122,11 @@ def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progres
             try:
                 alloc = _allocate(combo, scores, problem)
             except InfeasibleBudget as exc:
-                cells[_key(combo, budget)] = {"combo": combo, "budget": budget, "infeasible": str(exc)}
+                cells[cell_key(combo, budget)] = {"combo": combo, "budget": budget, "infeasible": str(exc)}
                 continue
             signature = tuple(alloc.bit_list())
             phase = trained.setdefault(signature, f"hybrid_{'-'.join(map(str, signature))}")
-            cells[_key(combo, budget)] = {"combo": combo, "budget": budget, "phase": phase, "bits": alloc.bits,
+            cells[cell_key(combo, budget)] = {"combo": combo, "budget": budget, "phase": phase, "bits": alloc.bits,
                                           "energy_fraction": alloc.energy_pj / problem.uniform16_pj,
                                           "solver": alloc.solver}
     for phase, signature in {v: k for k, v in trained.items()}.items():
@@ -143,7 +144,7 @@ def _summary(c: CompareConfig, per_seed: dict[int, dict]) -> list[dict]:
     rows = []
     for budget in c.budgets:
         for combo in c.cells():
-            cells = [per_seed[s]["cells"][_key(combo, budget)] for s in c.seeds]
+            cells = [per_seed[s]["cells"][cell_key(combo, budget)] for s in c.seeds]
             ok = [cell for cell in cells if "robustness" in cell]
             row = {"budget": budget, "combo": combo, "seeds": len(ok), "infeasible": len(cells) - len(ok)}
             if ok:

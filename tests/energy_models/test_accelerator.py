@@ -170,6 +170,7 @@ BAD = [
     (("memory", "buffers", 0, "word_bits"), 0, "word_bits must be an integer between 1"),
     (("memory", "buffers", 0, "capcity_bytes"), 5, "unknown field 'capcity_bytes'; did you mean 'capacity_bytes'"),
     (("latency",), "parallel", "latency must be one of overlapped, sequential"),
+    (("memory", "buffers", 0, "banks"), 512, "capacity_bytes / banks = 2 bytes per bank does not hold one 64-bit word"),
 ]
 
 

@@ -1,0 +1,327 @@
+"""``quanos dse``: sweep accelerators and precisions together (the engine is energy_models.dse).
+
+Workloads come from three sources (:func:`load_workloads`):
+
+* ``MODEL@BITS`` (``vgg16@8``): a registered model at uniform bits;
+* ``MODEL:FILE.json`` (``resnet20:bits.json``): a registered model at a bit configuration that
+  names every layer;
+* a ``quanos run`` results folder (its ``report.json``: every quantized model of the run, with
+  its measured clean, white-box and black-box accuracy) or a ``quanos compare`` folder (its
+  ``compare.json``: every policy x budget cell, bits of the first seed, accuracy averaged over
+  seeds).
+
+A model spec may name its input: ``MODEL/DATASET@BITS`` (default: the ``dataset`` argument).
+:func:`dse` runs the sweep and :func:`write_outputs` writes ``dse.csv``, ``pareto.csv``, ``dse.md``,
+``dse.json``, the plots and ``dse.html`` atomically into one folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from energy_models import Accelerator, load_accelerator
+from energy_models.dse import (
+    DEFAULT_POINT_LIMIT,
+    OBJECTIVES,
+    DseTable,
+    Workload,
+    check_keys,
+    check_objectives,
+    expand_grid,
+    pareto_rows,
+    points_from_list,
+    run_dse,
+    uniform_energy,
+)
+from energy_models.safe_io import load_json_strict, load_yaml_strict, read_input_text
+
+from .errors import InputError
+
+#: metric columns a results-folder workload brings
+METRICS = ("clean_accuracy", "pgd_accuracy", "blackbox_accuracy")
+
+
+@dataclass
+class DseResult:
+    """A finished sweep: the table, its Pareto mask and what produced it."""
+
+    base: Accelerator
+    points: list[dict]
+    workloads: list[Workload]
+    objectives: list[str]
+    table: DseTable
+    pareto: np.ndarray
+    uniform: dict = field(default_factory=dict)  # workload -> {architecture: energy_pj over bits 2..16}
+    zigzag: list[dict] = field(default_factory=list)
+
+    @property
+    def swept_keys(self) -> list[str]:
+        return list(dict.fromkeys(k for p in self.points for k in p))
+
+
+# -- workloads -----------------------------------------------------------------------------------
+
+def _model_layers(name: str, dataset: str, bits: int | dict):
+    from .data import dataset_info
+    from .hardware import extract_layers
+    from .models import MODELS, create_model
+
+    MODELS.get(name)
+    info = dataset_info(dataset)
+    model = create_model(name, num_classes=info.num_classes, in_channels=info.input_shape[0])
+    return tuple(extract_layers(model, info.input_shape, bits))
+
+
+def _split_model(text: str, dataset: str) -> tuple[str, str]:
+    model, _, data = text.partition("/")
+    return model, data or dataset
+
+
+def load_workloads(spec: str, dataset: str = "cifar10") -> list[Workload]:
+    """The workloads one ``--workload`` spec names (see the module docstring)."""
+    path = Path(spec)
+    if path.is_dir():
+        if (path / "report.json").is_file():
+            return _run_workloads(path)
+        if (path / "compare.json").is_file():
+            return _compare_workloads(path)
+        raise InputError(f"workload folder {spec!r} has neither report.json (quanos run) nor compare.json "
+                         f"(quanos compare)")
+    if "@" in spec:
+        head, _, bits_text = spec.rpartition("@")
+        from .bitconfig import check_bits
+
+        try:
+            bits = check_bits(int(bits_text), f"workload {spec!r} bits")
+        except ValueError:
+            raise InputError(f"workload {spec!r}: bits after '@' must be an integer, got {bits_text!r}") from None
+        model, data = _split_model(head, dataset)
+        return [Workload(spec, _model_layers(model, data, bits))]
+    if ":" in spec:
+        from .bitconfig import load_bit_config
+
+        head, _, file = spec.partition(":")
+        model, data = _split_model(head, dataset)
+        return [Workload(spec, _model_layers(model, data, dict(load_bit_config(file))))]
+    raise InputError(f"workload {spec!r} is not MODEL@BITS, MODEL:BITS.json or a quanos run/compare folder")
+
+
+def _read_json(path: Path) -> dict:
+    raw = load_json_strict(read_input_text(path, "results file"), repr(str(path)))
+    if not isinstance(raw, dict):
+        raise InputError(f"{path} is not a JSON object")
+    return raw
+
+
+def _metrics(robustness: dict | None) -> dict:
+    from .robustness import reference_accuracy
+
+    if not robustness:
+        return {}
+    try:
+        return {"clean_accuracy": robustness["clean"], "pgd_accuracy": reference_accuracy(robustness),
+                "blackbox_accuracy": reference_accuracy(robustness, black_box=True)}
+    except (KeyError, TypeError):
+        raise InputError("results file: the robustness entry is not in quanos-hw's format") from None
+
+
+def _run_workloads(folder: Path) -> list[Workload]:
+    report = _read_json(folder / "report.json")
+    try:
+        model, dataset = report["config"]["model"], report["dataset"]["name"]
+        entries = report["models"]
+    except (KeyError, TypeError):
+        raise InputError(f"{folder}/report.json is not a quanos run report") from None
+    out = []
+    for name, entry in entries.items():
+        if not isinstance(entry, dict) or not entry.get("bits"):
+            continue  # the float baseline has no bits to cost
+        out.append(Workload(f"{folder.name}:{name}", _model_layers(model, dataset, entry["bits"]),
+                            metrics=_metrics(entry.get("robustness"))))
+    if not out:
+        raise InputError(f"{folder}/report.json has no quantized model to cost")
+    return out
+
+
+def _compare_workloads(folder: Path) -> list[Workload]:
+    from .pipeline.compare import cell_key
+
+    report = _read_json(folder / "compare.json")
+    try:
+        config, rows, per_seed = report["config"], report["summary"], report["per_seed"]
+        first = per_seed[sorted(per_seed, key=int)[0]]["cells"]
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise InputError(f"{folder}/compare.json is not a quanos compare report") from None
+    out = []
+    for key, cell in first.items():
+        if "bits" not in cell:
+            continue  # an infeasible budget
+        row = next((r for r in rows if cell_key(r["combo"], r["budget"]) == key), None)
+        metrics = _metrics(cell.get("robustness"))
+        if row and row.get("accuracy"):
+            acc = row["accuracy"]
+            ref = row.get("reference", "")
+            metrics = {"clean_accuracy": acc["clean"]["mean"], "pgd_accuracy": acc.get(ref, {}).get("mean"),
+                       "blackbox_accuracy": acc.get(f"black-box {ref}", {}).get("mean")}
+        out.append(Workload(f"{folder.name}:{key}", _model_layers(config["model"], config["dataset"], cell["bits"]),
+                            metrics=metrics))
+    if not out:
+        raise InputError(f"{folder}/compare.json has no feasible cell to cost")
+    return out
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+
+def load_sweep_file(path: str | Path) -> list[dict]:
+    text = read_input_text(Path(path), "sweep file")
+    origin = repr(str(path))
+    raw = load_yaml_strict(text, f"sweep file {origin}") if str(path).endswith((".yaml", ".yml")) else \
+        load_json_strict(text, f"sweep file {origin}")
+    return points_from_list(raw, origin)
+
+
+def dse(hardware: str | Path | Accelerator, workloads: Sequence[str | Workload], *, sweep: dict | None = None,
+        points: list[dict] | None = None, objectives: Sequence[str] = ("energy", "latency", "area"),
+        dataset: str = "cifar10", limit: int | None = DEFAULT_POINT_LIMIT, progress: bool = False) -> DseResult:
+    """Sweep ``hardware`` (a description, shipped name or file) over ``sweep`` (``{key: [values]}``,
+    crossed) or explicit ``points``, for every workload (a spec string or a Workload)."""
+    base = hardware if isinstance(hardware, Accelerator) else load_accelerator(hardware)
+    objectives = check_objectives(list(objectives))
+    if points is None:
+        points = expand_grid(sweep or {}, limit) if sweep else [{}]
+    check_keys(base, {k for p in points for k in p})
+    loaded: list[Workload] = []
+    for spec in workloads:
+        loaded += [spec] if isinstance(spec, Workload) else load_workloads(spec, dataset)
+    names = [w.name for w in loaded]
+    if len(set(names)) != len(names):
+        raise InputError(f"workload names repeat: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+    table = run_dse(base, points, loaded, progress=_bar(len(points) * len(loaded)) if progress else None)
+    archs = sorted({p.get("mac.architecture", base.mac.architecture) for p in points})
+    uniform = {w.name: uniform_energy(base, w.layers, archs, input_bit_width=w.input_bit_width) for w in loaded}
+    return DseResult(base, points, loaded, objectives, table, pareto_rows(table, objectives), uniform)
+
+
+def _bar(total: int):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="point", desc="dse", mininterval=1.0, delay=1.0)  # shown after a second
+    return bar.update
+
+
+# -- outputs -------------------------------------------------------------------------------------
+
+def _csv(table: DseTable, extra: dict | None = None) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    names = list(table.columns) + list(extra or {})
+    writer.writerow(names)
+    for i, row in enumerate(table.rows()):
+        values = [row[k] for k in table.columns] + [v[i] for v in (extra or {}).values()]
+        writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values])
+    return buffer.getvalue()
+
+
+def best_points(result: DseResult) -> dict[str, dict[str, dict]]:
+    """Per workload, the row that minimises each objective."""
+    rows = result.table.rows()
+    out: dict[str, dict[str, dict]] = {}
+    for w in result.workloads:
+        mine = [r for r in rows if r["workload"] == w.name]
+        out[w.name] = {}
+        for objective in result.objectives:
+            column = OBJECTIVES[objective]
+            known = [r for r in mine if r[column] is not None and not math.isnan(r[column])]
+            if known:
+                out[w.name][objective] = min(known, key=lambda r: r[column])
+    return out
+
+
+def summary(result: DseResult, files: Sequence[str] = ()) -> dict:
+    """The object ``quanos dse --json`` prints."""
+    pareto = {w.name: [r["point"] for r, on in zip(result.table.rows(), result.pareto) if on and
+                       r["workload"] == w.name] for w in result.workloads}
+    best = {w: {o: {"point": r["point"], OBJECTIVES[o]: r[OBJECTIVES[o]],
+                    "design": {k: r[k] for k in result.swept_keys}} for o, r in objs.items()}
+            for w, objs in best_points(result).items()}
+    return {"hardware": result.base.name, "design_points": len(result.points), "workloads": len(result.workloads),
+            "rows": len(result.table), "objectives": result.objectives, "swept_keys": result.swept_keys,
+            "best": best, "pareto_points": pareto, "files": list(files)}
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def markdown(result: DseResult) -> str:
+    keys = result.swept_keys
+    lines = [f"# quanos dse on `{result.base.name}`", "",
+             f"{len(result.points)} design points x {len(result.workloads)} workloads = {len(result.table)} rows; "
+             f"swept: {', '.join(keys) or 'nothing (the description as given)'}; objectives: "
+             f"{', '.join(result.objectives)} (all minimised). Energy per inference; latency per batch; "
+             "full table in dse.csv, Pareto rows in pareto.csv.", ""]
+    for name, objs in best_points(result).items():
+        lines += [f"## {name}", "", "| best for | point | " + " | ".join(keys) + " | energy µJ | latency ms | "
+                  "area mm² | saving vs 16-bit |", "|---" * (len(keys) + 6) + "|"]
+        for objective, r in objs.items():
+            lines.append(f"| {objective} | {r['point']} | " + " | ".join(_fmt(r[k]) for k in keys) +
+                         f" | {r['energy_pj'] / 1e6:.4g} | {r['latency_s'] * 1e3:.4g} | {_fmt(r['area_mm2'])} | "
+                         f"{r['energy_saving_vs_uniform16']:.3g}x |")
+        front = [r for r, on in zip(result.table.rows(), result.pareto) if on and r["workload"] == name]
+        lines += ["", f"Pareto front ({len(front)} points):", "",
+                  "| point | " + " | ".join(keys) + " | energy µJ | latency ms | area mm² |",
+                  "|---" * (len(keys) + 4) + "|"]
+        lines += [f"| {r['point']} | " + " | ".join(_fmt(r[k]) for k in keys) +
+                  f" | {r['energy_pj'] / 1e6:.4g} | {r['latency_s'] * 1e3:.4g} | {_fmt(r['area_mm2'])} |"
+                  for r in front[:50]]
+        if len(front) > 50:
+            lines.append(f"| ... {len(front) - 50} more in pareto.csv | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_outputs(result: DseResult, out_dir: str | Path, plots: bool = True) -> list[str]:
+    """Write every output into ``out_dir`` (each file atomically); returns the file names."""
+    from .io import atomic_write_text, dumps_strict
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"pareto": [bool(v) for v in result.pareto]}
+    texts = {"dse.csv": _csv(result.table, extra), "pareto.csv": _csv(result.table.select(result.pareto)),
+             "dse.md": markdown(result)}
+    files = list(texts)
+    for name, text in texts.items():
+        atomic_write_text(out / name, text)
+    if plots:
+        from .dse_html import write_dse_html
+        from .dse_plots import write_dse_plots
+
+        written = write_dse_plots(result.table, result.pareto, result.objectives, result.swept_keys, out,
+                                  uniform=result.uniform)
+        files += [Path(p).name for p in written]
+        write_dse_html(result.table, result.pareto, result.objectives, result.swept_keys, out / "dse.html",
+                       title=f"quanos dse on {result.base.name}")
+        files.append("dse.html")
+    files.append("dse.json")
+    atomic_write_text(out / "dse.json", dumps_strict({**summary(result, files), "hardware_description":
+                                                      result.base.to_dict(), "sweep": result.points},
+                                                     indent=1) + "\n")
+    return files
+
+
+def summary_json(result: DseResult, files: Sequence[str]) -> str:
+    from .io import dumps_strict
+
+    return dumps_strict(summary(result, files), indent=1)
+
+
+__all__ = ["DseResult", "dse", "load_sweep_file", "load_workloads", "markdown", "summary", "write_outputs"]
