@@ -209,7 +209,7 @@ def estimate_accelerator(
         reads = sum(traffic.buffer_read_bits[op] for op in b.operands)
         writes = sum(traffic.buffer_write_bits[op] for op in b.operands)
         by_level[b.name] = (reads * read_pj + writes * write_pj) / batch
-    shape = np.broadcast(mac_energy, *by_level.values()).shape
+    shape = np.broadcast(mac_energy, steps, *by_level.values()).shape  # steps carry a design axis of array sizes
     by_level = {k: np.broadcast_to(v, shape) for k, v in by_level.items()}
     mac_energy = np.broadcast_to(mac_energy, shape)
     memory_energy = sum(by_level.values())

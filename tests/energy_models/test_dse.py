@@ -125,3 +125,10 @@ def test_bad_sweeps():
         run_dse(base, [], WL)
     with pytest.raises(InputError, match="at least one workload"):
         run_dse(base, [{}], [])
+
+
+def test_sweeping_only_the_array_shape_keeps_the_design_axis():
+    base = load_accelerator("bitfusion45")
+    table = run_dse(base, expand_grid({"mac.architecture": ["bitfusion", "data_gated"], "array.rows": [8, 32]}), WL)
+    latency = table.column("latency_s").reshape(2, 2, 2)  # (architecture, rows, workload)
+    assert np.all(latency[:, 0] >= latency[:, 1]) and np.any(latency[:, 0] > latency[:, 1])  # 4x the rows
