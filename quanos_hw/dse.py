@@ -44,6 +44,9 @@ from energy_models.safe_io import load_json_strict, load_yaml_strict, read_input
 
 from .errors import InputError
 
+#: most rows drawn in dse.html (every Pareto row, then an even spread of the others): a page of 100,000
+#: hover texts would be tens of MB
+HTML_MAX_ROWS = 5_000
 #: metric columns a results-folder workload brings
 METRICS = ("clean_accuracy", "pgd_accuracy", "blackbox_accuracy")
 
@@ -289,6 +292,19 @@ def markdown(result: DseResult) -> str:
     return "\n".join(lines)
 
 
+def html_rows(pareto: np.ndarray, limit: int) -> np.ndarray:
+    """Rows drawn in dse.html: all of them up to ``limit``, else every Pareto row and an evenly spaced
+    selection of the others up to ``limit`` in all."""
+    keep = np.ones(len(pareto), dtype=bool)
+    if len(pareto) <= limit:
+        return keep
+    keep = pareto.copy()
+    others = np.flatnonzero(~pareto)
+    room = max(limit - int(pareto.sum()), 0)
+    keep[others[np.linspace(0, len(others) - 1, room).astype(int)] if room else []] = True
+    return keep
+
+
 def write_outputs(result: DseResult, out_dir: str | Path, plots: bool = True) -> list[str]:
     """Write every output into ``out_dir`` (each file atomically); returns the file names."""
     from .io import atomic_write_text, dumps_strict
@@ -308,8 +324,11 @@ def write_outputs(result: DseResult, out_dir: str | Path, plots: bool = True) ->
         written = write_dse_plots(result.table, result.pareto, result.objectives, result.swept_keys, out,
                                   uniform=result.uniform)
         files += [Path(p).name for p in written]
-        write_dse_html(result.table, result.pareto, result.objectives, result.swept_keys, out / "dse.html",
-                       title=f"quanos dse on {result.base.name}")
+        keep = html_rows(result.pareto, HTML_MAX_ROWS)
+        write_dse_html(result.table.select(keep), result.pareto[keep], result.objectives, result.swept_keys,
+                       out / "dse.html", title=f"quanos dse on {result.base.name}" + (
+                           "" if keep.all() else f" ({int(keep.sum()):,} of {len(keep):,} rows: every Pareto row "
+                                                 "and an even spread of the others; all rows in dse.csv)"))
         files.append("dse.html")
     files.append("dse.json")
     atomic_write_text(out / "dse.json", dumps_strict({**summary(result, files), "hardware_description":

@@ -128,3 +128,13 @@ def test_duplicate_workloads_are_refused():
     with pytest.raises(InputError, match="workload names repeat"):
         dse("default", ["small_cnn/mnist5k@8", "small_cnn/mnist5k@8"])
     assert np.isfinite(dse("default", ["small_cnn/mnist5k@8"]).table.column("energy_pj")).all()
+
+
+def test_html_rows_keep_the_front_and_spread_the_rest():
+    from quanos_hw.dse import html_rows
+
+    pareto = np.zeros(1000, dtype=bool)
+    pareto[[3, 500, 999]] = True
+    keep = html_rows(pareto, 100)
+    assert keep.sum() == 100 and keep[[3, 500, 999]].all()
+    assert html_rows(pareto, 2000).all()
