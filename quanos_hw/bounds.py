@@ -25,6 +25,7 @@ MAX_BATCH = 65_536
 MAX_BATCHES = 100_000
 MAX_SAMPLES = 10_000_000
 MAX_SYNTHETIC = 100_000  # synthetic images are generated in memory
+MAX_IMAGE_SIZE = 1024  # side of a folder dataset's resized images (3 x 1024 x 1024 fits MAX_INPUT_ELEMENTS)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ FRACTION = Range(0, 1)
 CONFIG_RANGES: dict[str, Range] = {
     # data, model, seeds
     "split_seed": SEED, "seed": SEED, "surrogate_seed": Range(0, SEED_MAX, optional=True), "seeds": SEED,
+    "image_size": Range(1, MAX_IMAGE_SIZE, optional=True),
     "synthetic_train": Range(1, MAX_SYNTHETIC), "synthetic_test": Range(1, MAX_SYNTHETIC),
     # schedule: the pipeline always starts from the warm-up's weights, so at least one warm-up epoch
     "warmup_epochs": Range(1, MAX_EPOCHS), "qat_epochs": Range(0, MAX_EPOCHS),

@@ -1,9 +1,12 @@
-"""Datasets: offline real data (mnist5k, digits), CIFAR-10/100 from disk, and synthetic data.
+"""Datasets: offline real data (mnist5k, digits), CIFAR-10/100 from disk, synthetic data, and the
+user's own data: ``folder:PATH`` (an ImageFolder tree, folder_data.py) and ``npz:FILE`` (arrays x
+and y, npz_data.py).
 
 Every split is held in memory as an image tensor (N, C, H, W) with pixels in [0, 1] (stored as
-float32, or uint8 for CIFAR) and int64 labels. Per-dataset defaults (input shape, classes,
-attack budgets of docs/design.md §3, augmentation) live in :class:`DatasetInfo`, available without
-loading any data (``quanos estimate --dataset cifar10`` needs only the shape).
+float32, or uint8 for CIFAR, image folders and uint8 npz arrays) and int64 labels. Per-dataset
+defaults (input shape, classes, attack budgets of docs/design.md §3, augmentation) live in
+:class:`DatasetInfo`, available without loading any data (``quanos estimate --dataset cifar10``
+needs only the shape).
 """
 
 from __future__ import annotations
@@ -44,12 +47,60 @@ _INFO = {
 
 
 def list_datasets() -> list[str]:
+    """The shipped datasets (the user's own are named ``folder:PATH`` or ``npz:FILE``)."""
     return sorted(_INFO)
 
 
-def dataset_info(name: str) -> DatasetInfo:
+#: prefixes of the user's own datasets: ``folder:PATH`` (ImageFolder tree), ``npz:FILE`` (arrays)
+USER_DATASETS = ("folder", "npz")
+
+
+def user_dataset(name: str) -> tuple[str, Path] | None:
+    """``(kind, path)`` of a user dataset name (``folder:PATH``, ``npz:FILE``; ``~`` expanded),
+    None for any other name."""
+    kind, sep, path = name.partition(":")
+    if not sep or kind not in USER_DATASETS:
+        return None
+    if not path.strip():
+        raise DatasetError(f"dataset {name!r} names no {'folder' if kind == 'folder' else 'file'} after {kind + ':'!r}")
+    return kind, Path(path).expanduser()
+
+
+def _user_info(name: str, shape: tuple[int, ...], num_classes: int) -> DatasetInfo:
+    """A user dataset's defaults (docs/design.md §5): the attack budgets of mnist5k for one
+    channel, of CIFAR for more; no augmentation."""
+    from .hardware import check_input_shape
+
+    try:
+        check_input_shape(shape, f"dataset {name!r}: image shape")
+    except InputError as exc:
+        raise DatasetError(str(exc)) from None
+    like = _INFO["mnist5k" if shape[0] == 1 else "cifar10"]
+    return DatasetInfo(name, (int(shape[0]), int(shape[1]), int(shape[2])), num_classes, like.fgsm_eps, like.pgd_eps,
+                       like.pgd_alpha, like.ans_eps, "none")
+
+
+def dataset_info(name: str, image_size: int | None = None) -> DatasetInfo:
+    """The defaults of dataset ``name``. A ``folder:`` dataset's shape and classes come from its
+    image headers (``image_size``: resize and center-crop to that square side), an ``npz:``
+    dataset's from ``y`` and the header of ``x``; no pixels are read."""
+    source = user_dataset(name)
+    if image_size is not None and (source is None or source[0] != "folder"):
+        raise InputError(f"image_size applies to folder: datasets only, not {name!r}")
+    if source is not None:
+        kind, path = source
+        if kind == "folder":
+            from .folder_data import scan_folder
+
+            scan = scan_folder(path, image_size)
+            return _user_info(name, scan.shape, len(scan.classes))
+        from .npz_data import npz_header
+
+        header = npz_header(path)
+        return _user_info(name, header.shape, header.num_classes)
     if name not in _INFO:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(list_datasets())}")
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(list_datasets())}, "
+                           "folder:PATH, npz:FILE")
     return _INFO[name]
 
 
@@ -124,6 +175,42 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int, test_fraction: float = 0.2):
     from sklearn.model_selection import train_test_split
 
     return train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+
+
+def _split_data(data: TensorData, seed: int, origin: str) -> tuple[TensorData, TensorData]:
+    """The stratified seeded 80/20 split of :func:`_split`, applied to the sample indices."""
+    index = np.arange(len(data))
+    try:
+        train, test, _, _ = _split(index, data.labels.numpy(), seed)
+    except ValueError as exc:
+        raise DatasetError(f"{origin}: cannot split {len(data)} samples of {int(data.labels.max()) + 1} classes "
+                           f"80/20 by class: {' '.join(str(exc).split())}") from None
+    return (TensorData(data.images[train], data.labels[train]),
+            TensorData(data.images[test], data.labels[test]))
+
+
+def _shuffled(data: TensorData, seed: int) -> TensorData:
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    return TensorData(data.images[order], data.labels[order])
+
+
+def _user_data(name: str, split_seed: int, image_size: int | None) -> tuple[DatasetInfo, TensorData, TensorData]:
+    """A ``folder:`` or ``npz:`` dataset: its info and its train and test splits."""
+    kind, path = user_dataset(name)
+    if kind == "npz":
+        from .npz_data import load_npz
+
+        header, data = load_npz(path)
+        return (_user_info(name, header.shape, header.num_classes),
+                *_split_data(data, split_seed, f"npz file {str(path)!r}"))
+    from .folder_data import decode, scan_folder
+
+    scan = scan_folder(path, image_size)
+    info = _user_info(name, scan.shape, len(scan.classes))
+    if scan.test is None:
+        return info, *_split_data(decode(scan, scan.train), split_seed, f"dataset folder {str(path)!r}")
+    # a split of the user's own: kept, each part shuffled by the seed (sources are sorted by class)
+    return info, _shuffled(decode(scan, scan.train), split_seed), _shuffled(decode(scan, scan.test), split_seed)
 
 
 def _tensors(x: np.ndarray, y: np.ndarray) -> TensorData:
@@ -201,21 +288,30 @@ def load_dataset(
     *,
     download: bool = False,
     split_seed: int = 0,
+    image_size: int | None = None,
     **synthetic_kwargs,
 ) -> Dataset:
     """Load a dataset by name.
 
     Args:
-        name: mnist5k, digits, cifar10, cifar100 or synthetic.
+        name: mnist5k, digits, cifar10, cifar100, synthetic, ``folder:PATH`` (an ImageFolder tree,
+            see :mod:`quanos_hw.folder_data`) or ``npz:FILE`` (arrays x and y, see
+            :mod:`quanos_hw.npz_data`).
         data_dir: directory holding the CIFAR python-version archives (CIFAR only).
         download: fetch CIFAR through torchvision when missing (only when asked).
-        split_seed: seed of the stratified 80/20 split (mnist5k, digits) or of the generator
-            (synthetic).
+        split_seed: seed of the stratified 80/20 split (mnist5k, digits, npz, folder without
+            train/ and test/), of the shuffle of a folder's own train/ and test/, or of the
+            generator (synthetic).
+        image_size: ``folder:`` only: resize and center-crop every image to this square side
+            (default: the images' own size, which must then be the same for all).
         synthetic_kwargs: passed to :func:`synthetic_data` (n_train, n_test, image_shape, ...).
     """
-    info = dataset_info(name)
     if synthetic_kwargs and name != "synthetic":
         raise InputError(f"options {sorted(synthetic_kwargs)} apply to the synthetic dataset only")
+    if user_dataset(name) is not None:
+        info, train, test = _user_data(name, split_seed, image_size)
+        return _checked(info, train, test)
+    info = dataset_info(name, image_size)
     if name == "mnist5k":
         train, test = _mnist5k(split_seed)
     elif name == "digits":
@@ -232,7 +328,12 @@ def load_dataset(
         from .cifar import load_cifar
 
         train, test = load_cifar(name, info.num_classes, data_dir, download)
+    return _checked(info, train, test)
+
+
+def _checked(info: DatasetInfo, train: TensorData, test: TensorData) -> Dataset:
+    """The dataset, once both splits pass :func:`check_split`; mean and std of the train split."""
     for split, data in (("train", train), ("test", test)):
-        check_split(data, info.input_shape, info.num_classes, f"{name} {split} split")
+        check_split(data, info.input_shape, info.num_classes, f"{info.name} {split} split")
     mean, std = _stats(train.images)
     return Dataset(info, train, test, mean, std)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from quanos_hw.cli import main
 from quanos_hw.errors import (
@@ -58,6 +60,7 @@ def _buffer(raw, **fields):
 
 
 HW = EST + ["--bits", "8", "--hardware"]
+UD = ["estimate", "--model", "small_cnn", "--dataset"]
 DSE = ["dse", "--hardware", "bitfusion45", "--workload", "small_cnn/mnist5k@8", "--out", "{out}"]
 
 
@@ -232,6 +235,39 @@ CASES = [
      "give --sweep or --sweep-file, not both", None),
     ("dse-bad-sweep-file", {"s.yaml": "batch: 4\n"}, DSE + ["--sweep-file", "{s.yaml}"],
      "must be a non-empty list of {key: value} objects", None),
+    # the user's own data: folder:PATH (an ImageFolder tree) and npz:FILE
+    ("folder-missing", {}, UD + ["folder:{tmp}/none", "--bits", "8"], "none' does not exist", None),
+    ("folder-one-class", {"d/cat/a.png": None}, UD + ["folder:{tmp}/d", "--bits", "8"],
+     "holds one class folder ('cat'); at least 2 classes are needed", None),
+    ("folder-no-images", {"d/cat/a.txt": "x", "d/dog/b.txt": "x"}, UD + ["folder:{tmp}/d", "--bits", "8"],
+     "/d/cat' holds no images", None),
+    ("folder-no-class-folders", {"d/a.png": None}, UD + ["folder:{tmp}/d", "--bits", "8"], "holds no class folders",
+     None),
+    ("folder-corrupt-image", {"d/cat/a.png": None, "d/dog/b.png": "not a PNG"}, UD + ["folder:{tmp}/d", "--bits", "8"],
+     "corrupt image file '", None),
+    ("run-folder-missing", {}, ["run", "--set", "dataset=folder:{tmp}/none", "--out", "{out}"],
+     "none' does not exist", None),
+    ("run-image-size-not-folder", {}, ["run", "--set", "image_size=32", "--out", "{out}"],
+     "config key 'image_size' applies to folder: datasets only", None),
+    ("npz-without-y", {"a.npz": {"x": np.zeros((4, 8, 8), np.uint8)}}, UD + ["npz:{a.npz}", "--bits", "8"],
+     "has no array 'y' (labels)", None),
+    ("npz-length-mismatch", {"a.npz": {"x": np.zeros((4, 8, 8), np.uint8), "y": np.array([0, 1, 0])}},
+     UD + ["npz:{a.npz}", "--bits", "8"], "x holds 4 images but y holds 3 labels", None),
+    ("npz-float-labels", {"a.npz": {"x": np.zeros((4, 8, 8), np.uint8), "y": np.array([0.0, 1, 0, 1])}},
+     UD + ["npz:{a.npz}", "--bits", "8"], "y must be a 1-D array of integer labels, got float64", None),
+    ("npz-negative-labels", {"a.npz": {"x": np.zeros((4, 8, 8), np.uint8), "y": np.array([0, 1, -1, 1])}},
+     UD + ["npz:{a.npz}", "--bits", "8"], "labels must be 0..K-1, found -1", None),
+    ("npz-wrong-rank", {"a.npz": {"x": np.zeros((4, 64), np.uint8), "y": np.array([0, 1, 0, 1])}},
+     UD + ["npz:{a.npz}", "--bits", "8"], "x must have shape (N, H, W) or (N, C, H, W), got (4, 64)", None),
+    ("npz-empty", {"a.npz": {"x": np.zeros((0, 8, 8), np.uint8), "y": np.zeros(0, np.int64)}},
+     UD + ["npz:{a.npz}", "--bits", "8"], "x is empty (shape (0, 8, 8))", None),
+    ("npz-not-an-archive", {"a.npz": "x,y\n"}, UD + ["npz:{a.npz}", "--bits", "8"], "is not a NumPy .npz archive",
+     None),
+    ("npz-float-out-of-range", {"a.npz": {"x": np.full((10, 8, 8), 255.0, np.float32), "y": np.arange(10) % 2}},
+     ["run", "--set", "dataset=npz:{a.npz}", "--out", "{out}"], "float x must lie in [0, 1], found 255..255", None),
+    ("npz-float-out-of-range-api", {"a.npz": {"x": np.full((10, 8, 8), -0.5), "y": np.arange(10) % 2}},
+     lambda tmp: __import__("quanos_hw", fromlist=["load_dataset"]).load_dataset(f"npz:{tmp / 'a.npz'}"),
+     "float x must lie in [0, 1], found -0.5..-0.5", DatasetError),
 ]
 IDS = [case[0] for case in CASES]
 
@@ -259,7 +295,13 @@ def _prepare(tmp, files, request):
             torch.save({"format": "quanos-hw-checkpoint", "x": _Evil()}, tmp / "evil.pt")
         elif name == "run":  # a finished run (trained once per session, only for the rows that need it)
             shutil.copytree(request.getfixturevalue("fast_run").out_dir, tmp / "run")
+        elif name.endswith(".npz") and isinstance(text, dict):  # {array name: array}
+            np.savez(tmp / name, **text)
+        elif name.endswith(".png") and text is None:  # a valid 8x8 grayscale image
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp / name)
         else:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp / name).write_text(text)
 
 

@@ -26,8 +26,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="energy and size of a model under a bit configuration (no training)")
     p.add_argument("--model", required=True, help="a registered model (see 'quanos list models')")
     shape = p.add_mutually_exclusive_group(required=True)
-    shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed)")
+    shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed): a "
+                                         "shipped one (see 'quanos list datasets'), folder:PATH or npz:FILE "
+                                         "(headers only)")
     shape.add_argument("--input-shape", help="C,H,W of one input, e.g. 3,32,32")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="with --dataset folder:PATH: the square side every image is resized and center-cropped to "
+                        "(config key image_size; default: the images' own size)")
     p.add_argument("--num-classes", type=int, default=None, help="classifier outputs (default: dataset's, or 10)")
     bits = p.add_mutually_exclusive_group(required=True)
     bits.add_argument("--bits", type=int, help="uniform bit-width for weights and activations (2-16)")
@@ -67,12 +72,19 @@ def _classes(args: argparse.Namespace, default: int) -> int:
 
 
 def _shape(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
-    from ..data import dataset_info
+    from ..bounds import MAX_IMAGE_SIZE
+    from ..data import dataset_info, user_dataset
     from ..errors import InputError
     from ..hardware import check_input_shape
 
+    if args.image_size is not None:
+        source = user_dataset(args.dataset) if args.dataset else None
+        if source is None or source[0] != "folder":
+            raise InputError("--image-size applies to --dataset folder:PATH only")
+        if not 1 <= args.image_size <= MAX_IMAGE_SIZE:
+            raise InputError(f"--image-size must be between 1 and {MAX_IMAGE_SIZE}, got {args.image_size}")
     if args.dataset:
-        info = dataset_info(args.dataset)
+        info = dataset_info(args.dataset, args.image_size)
         return info.input_shape, _classes(args, info.num_classes)
     try:
         shape = tuple(int(v) for v in args.input_shape.split(","))

@@ -39,6 +39,9 @@ class ExperimentConfig:
     data_dir: str | None = None
     download: bool = False
     split_seed: int = 0
+    # folder:PATH datasets: resize and center-crop every image to this square side (None: the
+    # images' own size, which must then be the same for all)
+    image_size: int | None = None
     synthetic_train: int = 600
     synthetic_test: int = 200
     model: str = "small_cnn"
@@ -85,7 +88,7 @@ class ExperimentConfig:
         """Fill dataset-dependent defaults (``None`` fields)."""
         from ..data import dataset_info
 
-        return dataclasses.replace(self, **self._defaults(dataset_info(self.dataset)))
+        return dataclasses.replace(self, **self._defaults(dataset_info(self.dataset, self.image_size)))
 
     def _defaults(self, info) -> dict:
         from ..attacks import default_attacks
@@ -126,8 +129,9 @@ class ExperimentConfig:
     def hash(self) -> str:
         """Hash of everything that affects results (the output directory and device excluded)."""
         data = {k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device")}
-        if data.get("hardware") is None:  # unset: the hash of a configuration from before the key existed
-            data.pop("hardware", None)
+        for key in ("hardware", "image_size"):  # unset: the hash of a configuration from before the key existed
+            if data.get(key) is None:
+                data.pop(key, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -256,9 +260,28 @@ def _check_names(c: ExperimentConfig) -> None:
             for arch in value:
                 if arch not in allowed:
                     raise ConfigError(f"unknown MAC architecture {arch!r}; choose from {allowed}")
+        elif name == "dataset":
+            _check_dataset(c)
         elif value is not None or name != "augment":  # augment None: the dataset's default
             if value not in allowed:
                 raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {value!r}")
+
+
+def _check_dataset(c: ExperimentConfig) -> None:
+    """``dataset`` names a shipped dataset, ``folder:PATH`` or ``npz:FILE`` (read when the config
+    is resolved); ``image_size`` is set only for a ``folder:`` dataset."""
+    from ..data import list_datasets, user_dataset
+    from ..errors import DatasetError
+
+    try:
+        source = user_dataset(c.dataset)
+    except DatasetError as exc:
+        raise ConfigError(f"config key 'dataset': {exc}") from None
+    if source is None and c.dataset not in list_datasets():
+        raise ConfigError(f"config key 'dataset' must be one of {list_datasets()}, folder:PATH or npz:FILE, got "
+                          f"{c.dataset!r}")
+    if c.image_size is not None and (source is None or source[0] != "folder"):
+        raise ConfigError(f"config key 'image_size' applies to folder: datasets only, not {c.dataset!r}")
 
 
 def _check_numbers(c: ExperimentConfig) -> None:

@@ -234,7 +234,8 @@ def prepare(config: ExperimentConfig, resume: bool) -> Setup:
     for arch in c.architectures():
         get_architecture(arch, tech)
     synthetic = dict(n_train=c.synthetic_train, n_test=c.synthetic_test) if c.dataset == "synthetic" else {}
-    data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, **synthetic)
+    data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, image_size=c.image_size,
+                        **synthetic)
     device = pick_device(c.device)
     probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
     layers = extract_layers(probe, data.info.input_shape)
