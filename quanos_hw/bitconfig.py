@@ -13,14 +13,15 @@ of the code passes on unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from energy_models.bits import MAX_BITS, MIN_BITS
 
 from .errors import BitConfigError, InputError
 from .io import atomic_write_json, load_json_strict, read_input_text
-from .layers import quant_layers
+
+if TYPE_CHECKING:  # torch only where a model is used: reading and validating a configuration needs no torch
+    from torch import nn
 
 BitConfig = dict[str, dict[str, int]]
 FIELDS = ("weight_bit_width", "act_bit_width")
@@ -40,7 +41,11 @@ def check_bits(bits: object, what: str = "bit-width") -> int:
 
 def uniform_bit_config(layers: nn.Module | list[str], bits: int) -> BitConfig:
     """Every layer at ``bits`` for weights and activations."""
-    names = list(quant_layers(layers)) if isinstance(layers, nn.Module) else list(layers)
+    if hasattr(layers, "named_modules"):  # a torch model
+        from .layers import quant_layers
+
+        layers = list(quant_layers(layers))
+    names = list(layers)
     b = check_bits(bits)
     return {name: {"weight_bit_width": b, "act_bit_width": b} for name in names}
 
@@ -106,6 +111,8 @@ def save_bit_config(config: BitConfig, path: str | Path) -> None:
 
 def get_bit_config(model: nn.Module) -> BitConfig:
     """The effective bit-widths of every quantizable layer, read back from the model."""
+    from .layers import quant_layers
+
     return {
         name: {"weight_bit_width": layer.weight_bit_width, "act_bit_width": layer.act_bit_width}
         for name, layer in quant_layers(model).items()
@@ -114,6 +121,8 @@ def get_bit_config(model: nn.Module) -> BitConfig:
 
 def apply_bit_config(model: nn.Module, config: int | BitConfig) -> None:
     """Set every layer's bit-widths in place (an int means uniform); weights are kept."""
+    from .layers import quant_layers
+
     layers = quant_layers(model)
     config = bit_config_for(config, list(layers))
     for name, layer in layers.items():

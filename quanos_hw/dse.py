@@ -2,7 +2,8 @@
 
 Workloads come from three sources (:func:`load_workloads`):
 
-* ``MODEL@BITS`` (``vgg16@8``): a registered model at uniform bits;
+* ``MODEL@BITS`` (``vgg16@8``): a registered model at uniform bits (MODEL may be an ONNX file,
+  ``net.onnx@8``, read by :mod:`quanos_hw.onnx_layers`; also in ``MODEL:FILE.json``);
 * ``MODEL:FILE.json`` (``resnet20:bits.json``): a registered model at a bit configuration that
   names every layer;
 * a ``quanos run`` results folder (its ``report.json``: every quantized model of the run, with
@@ -72,6 +73,10 @@ class DseResult:
 # -- workloads -----------------------------------------------------------------------------------
 
 def _model_layers(name: str, dataset: str, bits: int | dict):
+    from .onnx_layers import is_onnx_path, layers_from_onnx
+
+    if is_onnx_path(name):  # an ONNX file: its own input shape, layers named by its nodes
+        return tuple(layers_from_onnx(name, bit_config=bits))
     from .data import dataset_info
     from .hardware import extract_layers
     from .models import MODELS, create_model
@@ -83,6 +88,10 @@ def _model_layers(name: str, dataset: str, bits: int | dict):
 
 
 def _split_model(text: str, dataset: str) -> tuple[str, str]:
+    from .onnx_layers import is_onnx_path
+
+    if is_onnx_path(text):  # a path to an ONNX file: its folders are not a /DATASET
+        return text, dataset
     model, _, data = text.partition("/")
     return model, data or dataset
 

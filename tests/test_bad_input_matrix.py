@@ -229,6 +229,17 @@ CASES = [
     ("dse-folder-without-results", {"folder.yaml": None},
      ["dse", "--hardware", "default", "--workload", "{folder.yaml}", "--out", "{out}"],
      "has neither report.json", None),
+    # ONNX files as models (quanos estimate --model / dse --workload NET.onnx@BITS); *.onnx: None builds a graph
+    ("onnx-not-onnx", {"m.onnx": "not a model\n"}, ["estimate", "--model", "{m.onnx}", "--bits", "8"],
+     "is not an ONNX model (not a serialized ModelProto)", None),
+    ("onnx-unsupported-op", {"convtranspose.onnx": None}, ["estimate", "--model", "{convtranspose.onnx}", "--bits",
+                                                           "8"], "unsupported ONNX compute op(s): ConvTranspose (op)",
+     None),
+    ("onnx-unknown-node", {"conv.onnx": None, "b.json": json.dumps({"conv9": {"weight_bit_width": 8,
+                                                                              "act_bit_width": 8}})},
+     ["estimate", "--model", "{conv.onnx}", "--bit-config", "{b.json}"], "unknown layer(s) ['conv9']", None),
+    ("dse-onnx-not-onnx", {"m.onnx": "not a model\n"},
+     ["dse", "--hardware", "default", "--workload", "{m.onnx}@8", "--out", "{out}"], "is not an ONNX model", None),
     ("dse-unknown-objective", {}, DSE + ["--objectives", "energy,power"],
      "unknown objective 'power'", None),
     ("dse-sweep-and-file", {"s.yaml": "- {batch: 1}\n"}, DSE + ["--sweep", "batch=1", "--sweep-file", "{s.yaml}"],
@@ -285,6 +296,19 @@ class _Evil:
         return (print, ("executed!",))
 
 
+def _onnx_graph(path, op):
+    """An ONNX model of one node (named 'op') of ``op`` ('conv', 'convtranspose') with a 2x2x3x3 weight."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    node = helper.make_node({"conv": "Conv", "convtranspose": "ConvTranspose"}[op], ["x", "w"], ["y"], name="op")
+    graph = helper.make_graph([node], op, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 def _prepare(tmp, files, request):
     for name, text in files.items():
         if name == "folder.yaml":
@@ -293,6 +317,8 @@ def _prepare(tmp, files, request):
             torch.save({"weights": torch.zeros(2)}, tmp / "foreign.pt")
         elif name == "evil":
             torch.save({"format": "quanos-hw-checkpoint", "x": _Evil()}, tmp / "evil.pt")
+        elif name.endswith(".onnx") and text is None:  # x[1,2,4,4] -> <OpType>(node 'op') -> y
+            _onnx_graph(tmp / name, name.removesuffix(".onnx"))
         elif name == "run":  # a finished run (trained once per session, only for the rows that need it)
             shutil.copytree(request.getfixturevalue("fast_run").out_dir, tmp / "run")
         elif name.endswith(".npz") and isinstance(text, dict):  # {array name: array}

@@ -10,7 +10,8 @@ sweep keys are dotted fields of the description: array.rows, array.cols, array.u
 batch, clock_mhz, technology.node_nm, mac.architecture, mac.params.<name>,
 memory.dram.bandwidth_gb_s, memory.buffers.<name>.capacity_bytes, ... ('null' = unbounded).
 workloads: MODEL@BITS (vgg16@8), MODEL:BITS.json (resnet20:bits.json), MODEL/DATASET@BITS, or a
-'quanos run' / 'quanos compare' results folder (brings measured accuracy).
+'quanos run' / 'quanos compare' results folder (brings measured accuracy). MODEL may be an ONNX
+file (net.onnx@8, net.onnx:bits.json naming its nodes), read at its own input shape.
 outputs in --out: dse.csv, pareto.csv, dse.md, dse.json, dse_*.png, dse.html (self-contained).
 """
 

@@ -24,12 +24,15 @@ DECIDED_BY_HARDWARE = ("tech", "dataflow", "arch_params")
 
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="energy and size of a model under a bit configuration (no training)")
-    p.add_argument("--model", required=True, help="a registered model (see 'quanos list models')")
-    shape = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--model", required=True,
+                   help="a registered model (see 'quanos list models') or an ONNX file (*.onnx: its Conv, Gemm "
+                        "and MatMul nodes are the layers, named by their node names)")
+    shape = p.add_mutually_exclusive_group()  # one is required for a registered model (checked in _shape)
     shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed): a "
                                          "shipped one (see 'quanos list datasets'), folder:PATH or npz:FILE "
                                          "(headers only)")
-    shape.add_argument("--input-shape", help="C,H,W of one input, e.g. 3,32,32")
+    shape.add_argument("--input-shape", help="C,H,W of one input, e.g. 3,32,32 (an ONNX model's own input shape "
+                                             "when omitted)")
     p.add_argument("--image-size", type=int, default=None,
                    help="with --dataset folder:PATH: the square side every image is resized and center-cropped to "
                         "(config key image_size; default: the images' own size)")
@@ -86,6 +89,8 @@ def _shape(args: argparse.Namespace) -> tuple[tuple[int, ...], int]:
     if args.dataset:
         info = dataset_info(args.dataset, args.image_size)
         return info.input_shape, _classes(args, info.num_classes)
+    if args.input_shape is None:
+        raise InputError("one of the arguments --dataset --input-shape is required (see 'quanos estimate --help')")
     try:
         shape = tuple(int(v) for v in args.input_shape.split(","))
     except ValueError:
@@ -111,19 +116,38 @@ def _accelerator(args: argparse.Namespace):
     return with_mac(load_hardware(args.hardware, "--hardware"), args.mac)
 
 
+def _onnx_layers(args: argparse.Namespace) -> tuple[list, tuple[int, ...]]:
+    """The layers of the ONNX file --model names and the input shape they were counted at: the
+    graph's own, or --input-shape / --dataset's where given (--num-classes: the file decides)."""
+    from ..bitconfig import check_bits, load_bit_config
+    from ..errors import InputError
+    from ..onnx_layers import read_onnx
+
+    if args.num_classes is not None:
+        raise InputError("--num-classes cannot be used with an ONNX model: its classifier is in the file")
+    shape = _shape(args)[0] if args.dataset or args.input_shape else None
+    bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
+    read = read_onnx(args.model, shape, bits)  # validates the bits against the node names
+    return list(read.layers), read.input_shape
+
+
 def estimate_report(args: argparse.Namespace) -> dict:
     from energy_models import energy_report
 
     from ..bitconfig import check_bits, load_bit_config
     from ..hardware import extract_layers
     from ..models import MODELS, create_model
+    from ..onnx_layers import is_onnx_path
 
     accelerator = _accelerator(args)
-    MODELS.get(args.model)  # unknown model: a clear error before anything else
-    shape, classes = _shape(args)
-    model = create_model(args.model, num_classes=classes, in_channels=shape[0])
-    bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
-    layers = extract_layers(model, shape, bits)  # validates the bits once; they travel on in the LayerSpecs
+    if is_onnx_path(args.model):
+        layers, shape = _onnx_layers(args)
+    else:
+        MODELS.get(args.model)  # unknown model: a clear error before anything else
+        shape, classes = _shape(args)
+        model = create_model(args.model, num_classes=classes, in_channels=shape[0])
+        bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
+        layers = extract_layers(model, shape, bits)  # validates the bits once; they travel on in the LayerSpecs
     if accelerator is not None:
         return energy_report(layers, model=args.model, input_shape=shape, accelerator=accelerator,
                              input_bit_width=args.input_bits)
