@@ -6,6 +6,12 @@
 * ``qonnx``: QONNX ``Quant`` nodes (domain qonnx.custom_op.general) whose third input is the
   bit-width itself; any width 2-16 (the format FINN reads).
 
+Both take a batch of any size: the graph's one input ``image`` (N, C, H, W) and its output
+``logits`` (N, classes) have the symbolic batch dimension ``batch``, and every weight and
+quantizer constant is an initializer only, never also a graph input (Brevitas lists them as
+inputs unless told not to, and ONNX Runtime then warns for each and cannot fold them). A QCDQ
+export runs in ONNX Runtime as it is.
+
 Needs the ``onnx`` extra: ``pip install 'quanos-hw[onnx]'`` (onnx, onnxoptimizer, onnxscript).
 """
 
@@ -32,6 +38,11 @@ from .models import create_model
 from .quantization import set_quantization
 
 FORMATS = ("onnx", "qonnx")
+#: the exported graph's input and output, and the name of their symbolic batch dimension
+INPUT_NAME, OUTPUT_NAME, BATCH_DIM = "image", "logits", "batch"
+#: options passed through Brevitas to torch.onnx.export (both the dynamo and the TorchScript exporter take them)
+_EXPORT_OPTIONS = {"input_names": [INPUT_NAME], "output_names": [OUTPUT_NAME], "keep_initializers_as_inputs": False,
+                   "dynamic_axes": {INPUT_NAME: {0: BATCH_DIM}, OUTPUT_NAME: {0: BATCH_DIM}}}
 #: an existing output file larger than this is never taken for a previous export (protobuf's limit)
 _MAX_ONNX_BYTES = 2 * 1024**3
 
@@ -135,7 +146,9 @@ def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> 
         work = _private_folder(out)
         try:
             tmp = work / out.name
-            _run_quietly(lambda: exporter(model, args=torch.rand(1, *shape), export_path=str(tmp)))
+            # a sample batch of 2: torch.export may specialise a dimension of size 1 to a constant
+            _run_quietly(lambda: exporter(model, args=torch.rand(2, *shape), export_path=str(tmp), **_EXPORT_OPTIONS))
+            _check_runtime_ready(tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             check_output_path(checkpoint, out)  # again: a file may have appeared there meanwhile
@@ -143,6 +156,23 @@ def export_model(checkpoint: str | Path, out: str | Path, fmt: str = "onnx") -> 
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return ExportResult(out, fmt, bits)
+
+
+def _check_runtime_ready(path: str | Path) -> None:
+    """Check that the ONNX model at ``path`` is valid (onnx.checker) and takes any batch: one graph
+    input, no initializer listed among the inputs, the batch dimension of the input and the output
+    symbolic. A failure is an exporter that ignored the export options (a bug, not bad input)."""
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    graph = onnx.load_model(str(path), load_external_data=False).graph
+    inputs, outputs = [i.name for i in graph.input], [o.name for o in graph.output]
+    batch = [dims[0].dim_param if (dims := v.type.tensor_type.shape.dim) else None
+             for v in (graph.input[0], graph.output[0])]
+    if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME] or batch != [BATCH_DIM] * 2:
+        raise RuntimeError(f"the exporter ignored the export options: {len(inputs)} graph input(s) {inputs[:3]}, "
+                           f"outputs {outputs}, batch dimensions {batch}; expected the one input {INPUT_NAME!r}, "
+                           f"the output {OUTPUT_NAME!r} and the batch dimension {BATCH_DIM!r}")
 
 
 def _private_folder(out: Path) -> Path:

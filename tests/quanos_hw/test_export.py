@@ -1,16 +1,20 @@
 import math
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import quanos_hw.export as export_mod
 from quanos_hw import create_model
 from quanos_hw.bitconfig import apply_bit_config
 from quanos_hw.checkpoint import save_checkpoint
 from quanos_hw.cli import main
+from quanos_hw.data import load_dataset
 from quanos_hw.errors import CheckpointError, DiskFullError, InputError
-from quanos_hw.export import export_model
-from quanos_hw.quantization import calibrate_activations
+from quanos_hw.export import export_model, model_from_checkpoint
+from quanos_hw.quantization import calibrate_activations, set_quantization
+from quanos_hw.training import TrainConfig, train
 
 onnx = pytest.importorskip("onnx")
 
@@ -52,6 +56,18 @@ def _qcdq_bits(model) -> dict:
     return found
 
 
+def _assert_takes_any_batch(model, input_shape, num_classes=10):
+    """One graph input, the image; weights and quantizer constants are initializers only; the batch
+    dimension of the input and the output is symbolic, the others fixed."""
+    graph = model.graph
+    assert [i.name for i in graph.input] == ["image"] and [o.name for o in graph.output] == ["logits"]
+    assert len(graph.initializer) > 10  # the constants are there, as initializers
+    for value, fixed in ((graph.input[0], list(input_shape)), (graph.output[0], [num_classes])):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param == "batch" and dims[0].dim_value == 0
+        assert [d.dim_value for d in dims[1:]] == fixed
+
+
 def _mixed_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = create_model("small_cnn", in_channels=1)
@@ -74,6 +90,7 @@ def test_qcdq_export_carries_every_layers_bit_widths(tmp_path):
     for name, (w, a) in MIXED.items():
         assert found[(name, "weight")] == w and found[(name, "act")] == a
     assert result.bits["features.3"] == {"weight_bit_width": 3, "act_bit_width": 5}
+    _assert_takes_any_batch(model, (1, 28, 28))
 
 
 def test_qonnx_export_of_a_hybrid_run_checkpoint(fast_run, tmp_path):
@@ -88,6 +105,7 @@ def test_qonnx_export_of_a_hybrid_run_checkpoint(fast_run, tmp_path):
     for name, bits in fast_run.report["bits"].items():
         assert found[(name, "weight")] == bits["weight_bit_width"]
         assert found[(name, "act")] == bits["act_bit_width"]
+    _assert_takes_any_batch(model, fast_run.report["dataset"]["input_shape"])
 
 
 def test_export_errors(fast_run, tmp_path):
@@ -105,6 +123,93 @@ def test_export_errors(fast_run, tmp_path):
     with pytest.raises(CheckpointError, match="does not describe its model"):
         export_model(bare, tmp_path / "b.onnx")
     assert not list(tmp_path.glob("*.onnx"))
+
+
+@pytest.fixture(scope="module")
+def small_cnn_uniform8(fast_run):
+    """The fast run's uniform 8-bit small_cnn, its test split and the report's clean accuracy of it."""
+    c = fast_run.report["config"]
+    data = load_dataset("synthetic", n_train=c["synthetic_train"], n_test=c["synthetic_test"],
+                        split_seed=c["split_seed"])
+    clean = fast_run.report["models"]["uniform8"]["test_accuracy_after_training"]
+    return fast_run.out_dir / "checkpoints" / "uniform8.pt", data.test, clean
+
+
+@pytest.fixture(scope="module")
+def resnet20_uniform8(tmp_path_factory):
+    """resnet20 trained 2 float epochs on 256 synthetic 3x8x8 images (about 5 s), BatchNorm statistics
+    re-estimated over the training set (20 steps leave them far from the weights'), then uniform 8-bit."""
+    torch.manual_seed(0)
+    data = load_dataset("synthetic", n_train=256, n_test=64, image_shape=(3, 8, 8))
+    model = create_model("resnet20", in_channels=3, quantize=False)
+    train(model, data.train, TrainConfig(epochs=2, batch_size=32, lr=0.05), progress=False)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over the pass below
+    with torch.no_grad():
+        model.train()(data.train.images)
+    apply_bit_config(model.eval(), 8)
+    set_quantization(model, True)
+    calibrate_activations(model, [data.train.images[:128]])
+    path = tmp_path_factory.mktemp("resnet20") / "uniform8.pt"
+    save_checkpoint(path, model=model, config_hash="x", epoch=2,
+                    meta={"model": "resnet20", "num_classes": 10, "in_channels": 3, "input_shape": [3, 8, 8],
+                          "weight_scaling": "per_channel", "quantized": True})
+    return path, data.test, None
+
+
+def _ort_session(ort, model_bytes, capfd):
+    """An ONNX Runtime session as a user opens one, and what ONNX Runtime wrote to stderr meanwhile."""
+    capfd.readouterr()
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    return session, capfd.readouterr().err
+
+
+@pytest.mark.parametrize("zoo_model", ["small_cnn_uniform8", "resnet20_uniform8"])
+def test_qcdq_export_runs_in_onnx_runtime_on_a_batch_as_the_torch_model(zoo_model, request, tmp_path, capfd):
+    ort = pytest.importorskip("onnxruntime")
+    ckpt, test, clean = request.getfixturevalue(zoo_model)
+    out = tmp_path / "m.onnx"
+    export_model(ckpt, out, "onnx")
+    model = onnx.load(str(out))
+    _assert_takes_any_batch(model, test.images.shape[1:])
+    session, err = _ort_session(ort, out.read_bytes(), capfd)
+    assert "onnxruntime" not in err  # no warning at all, in particular none about initializers among inputs
+
+    torch_model = model_from_checkpoint(ckpt)[0]
+    images = test.images[:64]
+    with torch.no_grad():
+        expected = torch_model(images).numpy()
+    logits = session.run(None, {"image": images.numpy()})[0]
+    assert logits.shape == (64, 10)
+    assert len(set(expected.argmax(1))) >= 5  # varied predictions: their equality below means something
+    assert (logits.argmax(1) == expected.argmax(1)).all()
+    # the logits are 8-bit quantized: equal, or (a rounding upstream gone the other way) one output step apart
+    last = model.graph.node[-1]
+    assert last.op_type == "DequantizeLinear" and last.output[0] == "logits"
+    step = float(_constants(model)[last.input[1]])
+    differ = np.abs(logits - expected)
+    assert differ.max() <= 1.001 * step and (differ < 1e-4).mean() >= 0.98
+    if clean is not None:  # the whole test split in one batch: the report's clean accuracy exactly
+        predicted = session.run(None, {"image": test.images.numpy()})[0].argmax(1)
+        correct = int((predicted == test.labels.numpy()).sum())
+        assert len(test) != 64 and correct == round(clean * len(test))  # the report holds a float32 mean
+
+    # the capture sees ONNX Runtime's warnings: the same model with its constants also listed as inputs
+    model.graph.input.extend(onnx.helper.make_tensor_value_info(i.name, i.data_type, i.dims)
+                             for i in model.graph.initializer)
+    assert "appears in graph inputs and will not be treated as constant" in _ort_session(
+        ort, model.SerializeToString(), capfd)[1]
+
+
+def test_qonnx_export_of_resnet20_takes_any_batch(resnet20_uniform8, tmp_path):
+    out = tmp_path / "q.onnx"
+    export_model(resnet20_uniform8[0], out, "qonnx")
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    assert any(n.op_type == "Quant" for n in model.graph.node)
+    _assert_takes_any_batch(model, (3, 8, 8))
 
 
 @pytest.fixture(scope="module")
@@ -216,5 +321,14 @@ def test_an_unwritable_output_folder_is_one_clear_error(checkpoint, tmp_path, mo
 
     monkeypatch.setattr(export_mod.tempfile, "mkdtemp", denied)
     with pytest.raises(InputError, match=r"^cannot write export output '.*m\.onnx': Permission denied$"):
+        export_model(checkpoint, tmp_path / "m.onnx", "onnx")
+    assert _listing(tmp_path) == []
+
+
+def test_an_export_that_ignored_the_batch_and_initializer_options_is_refused(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(export_mod, "_EXPORT_OPTIONS", {})  # Brevitas' defaults: a fixed batch, constants as inputs
+    fixed_batch_and_constants_as_inputs = r"^the exporter ignored the export options: \d\d graph input\(s\) \['x', .*" \
+                                          r"batch dimensions \['', ''\]"
+    with pytest.raises(RuntimeError, match=fixed_batch_and_constants_as_inputs):
         export_model(checkpoint, tmp_path / "m.onnx", "onnx")
     assert _listing(tmp_path) == []
