@@ -24,7 +24,10 @@ DECIDED_BY_HARDWARE = ("tech", "dataflow", "arch_params")
 
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="energy and size of a model under a bit configuration (no training)")
-    p.add_argument("--model", required=True, help="a registered model (see 'quanos list models')")
+    p.add_argument("--model", required=True, help="a registered model (see 'quanos list models') or your own: "
+                   "torchvision:NAME[?k=v&...], package.module:factory or path/file.py:factory")
+    p.add_argument("--weights", metavar="FILE", help="state_dict file loaded into the model (checked against it; "
+                   "the estimate depends on shapes and bits only)")
     shape = p.add_mutually_exclusive_group(required=True)
     shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed)")
     shape.add_argument("--input-shape", help="C,H,W of one input, e.g. 3,32,32")
@@ -104,12 +107,12 @@ def estimate_report(args: argparse.Namespace) -> dict:
 
     from ..bitconfig import check_bits, load_bit_config
     from ..hardware import extract_layers
-    from ..models import MODELS, create_model
+    from ..models import check_model_name, create_model
 
     accelerator = _accelerator(args)
-    MODELS.get(args.model)  # unknown model: a clear error before anything else
+    check_model_name(args.model)  # unknown model: a clear error before anything else
     shape, classes = _shape(args)
-    model = create_model(args.model, num_classes=classes, in_channels=shape[0])
+    model = create_model(args.model, num_classes=classes, in_channels=shape[0], weights=args.weights)
     bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
     layers = extract_layers(model, shape, bits)  # validates the bits once; they travel on in the LayerSpecs
     if accelerator is not None:
