@@ -11,7 +11,7 @@ floats, ``true``/``false``, ``none``, anything else a string):
 * ``package.module:factory`` -- ``factory`` (a function or an nn.Module class; dotted for a nested
   attribute) of a module imported with ``importlib.import_module`` (installed or on PYTHONPATH).
 * ``path/to/file.py:factory`` -- the same, from a Python file (``importlib.util.
-  spec_from_file_location``); the file is imported once per process.
+  spec_from_file_location``); the file is imported again only when it has changed.
 
 Importing a module or file runs its code: name only code you trust. A factory is called with the
 spec's keyword arguments, plus ``num_classes`` and ``in_channels`` when its signature names them.
@@ -138,8 +138,11 @@ def check_source(spec: str) -> ModelSource:
 
 
 def _import_file(source: ModelSource):
+    """The module of a .py file, imported once per version of the file (path, modification time, size)."""
     path = Path(source.target).resolve()
-    name = "quanos_user_model_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    info = path.stat()
+    version = f"{path}\0{info.st_mtime_ns}\0{info.st_size}"
+    name = "quanos_user_model_" + hashlib.sha256(version.encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
