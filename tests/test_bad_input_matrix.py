@@ -17,6 +17,7 @@ from quanos_hw.errors import (
     DatasetError,
     DiskFullError,
     InputError,
+    ModelError,
     UnknownNameError,
     WorkspaceError,
 )
@@ -68,6 +69,11 @@ def _tech(mutate):
     mutate(raw)
     return json.dumps(raw)
 
+
+#: your own model (quanos_hw/models/sources.py): a factory file, and estimate's arguments before --model
+NETS = {"f.py": "from torch import nn\n\ndef make(num_classes):\n    return nn.Sequential(nn.Conv2d(1, 4, 3), "
+                "nn.Flatten(), nn.Linear(144, num_classes))\n\ndef boom():\n    raise ValueError('bad width')\n"}
+OWN = ["estimate", "--input-shape", "1,8,8", "--bits", "8", "--model"]
 
 # (name, files to create {name: text}, CLI args or an API callable, expected message, API exception type)
 CASES = [
@@ -232,6 +238,26 @@ CASES = [
      "give --sweep or --sweep-file, not both", None),
     ("dse-bad-sweep-file", {"s.yaml": "batch: 4\n"}, DSE + ["--sweep-file", "{s.yaml}"],
      "must be a non-empty list of {key: value} objects", None),
+    ("model-factory-missing", NETS, OWN + ["{f.py}:nope"], "has no attribute 'nope'", None),
+    ("model-factory-raising", NETS, OWN + ["{f.py}:boom"], "boom raised ValueError: bad width", None),
+    ("model-module-not-importable", {}, OWN + ["no_such_package_qz.nets:make"],
+     "cannot import module 'no_such_package_qz.nets' (ModuleNotFoundError: No module named 'no_such_package_qz')",
+     None),
+    ("model-torchvision-unknown", {}, OWN + ["torchvision:resnet181"],
+     "unknown torchvision model 'resnet181'; did you mean 'resnet18'?", None),
+    ("model-not-convertible", {}, OWN + ["torchvision:vit_b_16"],
+     "cannot be converted: nn.MultiheadAttention at 'encoder.layers.encoder_layer_0.self_attention'", None),
+    ("weights-other-architecture", {**NETS, "weights": None}, OWN + ["{f.py}:make", "--weights", "{tmp}/weights.pt"],
+     "does not fit model", None),
+    ("run-model-torchvision-unknown", {}, ["run", "--set", "model=torchvision:resnt18", "--out", "{out}"],
+     "config key 'model': unknown torchvision model 'resnt18'; did you mean 'resnet18'?", None),
+    ("run-weights-missing", {}, ["run", "--weights", "{tmp}/none.pt", "--out", "{out}"],
+     "config key 'weights': file", None),
+    ("run-weights-other-architecture", {"weights": None},
+     ["run", "--set", "dataset=synthetic", "--weights", "{tmp}/weights.pt", "--out", "{out}"],
+     "does not fit model 'small_cnn': missing normalize.mean, normalize.std", None),
+    ("model-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["create_model"]).create_model(
+        "torchvision:resnet181"), "unknown torchvision model 'resnet181'", ModelError),
 ]
 IDS = [case[0] for case in CASES]
 
@@ -255,6 +281,8 @@ def _prepare(tmp, files, request):
             (tmp / name).mkdir()
         elif name == "foreign":
             torch.save({"weights": torch.zeros(2)}, tmp / "foreign.pt")
+        elif name == "weights":  # the weights of another architecture
+            torch.save(torch.nn.Linear(3, 3).state_dict(), tmp / "weights.pt")
         elif name == "evil":
             torch.save({"format": "quanos-hw-checkpoint", "x": _Evil()}, tmp / "evil.pt")
         elif name == "run":  # a finished run (trained once per session, only for the rows that need it)

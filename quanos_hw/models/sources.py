@@ -11,7 +11,8 @@ floats, ``true``/``false``, ``none``, anything else a string):
 * ``package.module:factory`` -- ``factory`` (a function or an nn.Module class; dotted for a nested
   attribute) of a module imported with ``importlib.import_module`` (installed or on PYTHONPATH).
 * ``path/to/file.py:factory`` -- the same, from a Python file (``importlib.util.
-  spec_from_file_location``); the file is imported again only when it has changed.
+  spec_from_file_location``); the file is imported again only when it has changed, and no
+  bytecode cache is written beside it.
 
 Importing a module or file runs its code: name only code you trust. A factory is called with the
 spec's keyword arguments, plus ``num_classes`` and ``in_channels`` when its signature names them.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import re
@@ -137,6 +139,13 @@ def check_source(spec: str) -> ModelSource:
     return source
 
 
+class _ReadOnlyLoader(importlib.machinery.SourceFileLoader):
+    """The standard source loader, except that it writes no bytecode cache (__pycache__) beside the file."""
+
+    def set_data(self, path, data, *, _mode=0o666) -> None:
+        return None
+
+
 def _import_file(source: ModelSource):
     """The module of a .py file, imported once per version of the file (path, modification time, size)."""
     path = Path(source.target).resolve()
@@ -145,7 +154,7 @@ def _import_file(source: ModelSource):
     name = "quanos_user_model_" + hashlib.sha256(version.encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=_ReadOnlyLoader(name, str(path)))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # as the import system does: the module can import itself (dataclasses, pickle)
     try:

@@ -91,6 +91,7 @@ def test_bad_sources_are_one_clear_line(spec, message, nets, tmp_path):
 
 def test_a_file_factory_gets_num_classes_in_channels_and_the_spec_keywords(nets):
     model = create_model(f"{nets}:make?width=5&flag=true", num_classes=7, in_channels=2)
+    assert sorted(p.name for p in nets.parent.iterdir()) == ["mynets.py"]  # no __pycache__ written beside it
     assert model.net.flag is True
     assert list(quant_layers(model)) == ["net.0", "net.5"]
     assert (model.net[0].op.in_channels, model.net[0].op.out_channels, model.net[5].op.out_features) == (2, 5, 7)
@@ -129,7 +130,8 @@ def _independent_macs(net: nn.Module, shape: tuple[int, ...]) -> dict[str, int]:
                 counts[name] = out.numel() * module.in_features
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in net.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(hook(n)) for n, m in net.named_modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
     with torch.no_grad():
         net.eval()(torch.zeros(1, *shape))
     for handle in handles:
@@ -276,12 +278,12 @@ def test_a_run_refuses_a_model_whose_outputs_do_not_match_the_classes(nets, tmp_
 class Tiny(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv = nn.Conv2d(1, 8, 3, stride=2, padding=1)
         self.bn = nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8, num_classes)
+        self.fc = nn.Linear(8 * 5 * 5, num_classes)
 
     def forward(self, x):
-        return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
+        return self.fc(torch.flatten(torch.relu(self.bn(self.conv(x))), 1))
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -304,7 +306,6 @@ def test_run_api_on_a_module_and_tensor_data(tmp_path):
     import quanos_hw
     from quanos_hw.data import synthetic_data
     from quanos_hw.pipeline.config import RunConfig, parse_set
-
     from tests.conftest import FAST
 
     train, test = synthetic_data(n_train=200, n_test=80, image_shape=(1, 10, 10), num_classes=4)
@@ -318,5 +319,5 @@ def test_run_api_on_a_module_and_tensor_data(tmp_path):
                                  "num_classes": 4}
     assert list(report["bits"]) == ["net.conv", "net.fc"]
     assert set(report["models"]) >= {"quanos", "float32", "uniform16", "uniform8"}
-    assert report["models"]["quanos"]["robustness"]["clean"] > 0.25  # above chance (4 classes)
+    assert report["models"]["quanos"]["robustness"]["clean"] > 0.5  # chance: 0.25
     assert isinstance(net.conv, nn.Conv2d)  # the object given is not changed
