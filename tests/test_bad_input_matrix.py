@@ -253,6 +253,8 @@ CASES = [
      "config key 'model': unknown torchvision model 'resnt18'; did you mean 'resnet18'?", None),
     ("run-weights-missing", {}, ["run", "--weights", "{tmp}/none.pt", "--out", "{out}"],
      "config key 'weights': file", None),
+    ("compare-weights-missing", {}, ["compare", "--weights", "{tmp}/none.pt", "--out", "{out}"],
+     "config key 'weights': file", None),
     ("run-weights-other-architecture", {"weights": None},
      ["run", "--set", "dataset=synthetic", "--weights", "{tmp}/weights.pt", "--out", "{out}"],
      "does not fit model 'small_cnn': missing normalize.mean, normalize.std", None),

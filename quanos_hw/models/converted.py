@@ -59,7 +59,8 @@ def converted_model(source: str | nn.Module, num_classes: int, in_channels: int,
     net = build_float_model(source, num_classes, in_channels) if isinstance(source, str) else copy.deepcopy(source)
     if weights is not None:
         load_weights(net, weights, what)
-    return ConvertedModel(convert_model(net, weight_scaling, what), in_channels)
+    device = next((p.device for p in net.parameters()), torch.device("cpu"))
+    return ConvertedModel(convert_model(net, weight_scaling, what), in_channels).to(device)
 
 
 def check_outputs(model: nn.Module, input_shape: tuple[int, ...], num_classes: int, what: str) -> None:

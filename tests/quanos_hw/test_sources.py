@@ -321,3 +321,30 @@ def test_run_api_on_a_module_and_tensor_data(tmp_path):
     assert set(report["models"]) >= {"quanos", "float32", "uniform16", "uniform8"}
     assert report["models"]["quanos"]["robustness"]["clean"] > 0.5  # chance: 0.25
     assert isinstance(net.conv, nn.Conv2d)  # the object given is not changed
+
+
+def test_dse_workloads_name_sources(nets, tmp_path):
+    from quanos_hw.bitconfig import uniform_bit_config
+    from quanos_hw.dse import load_workloads
+
+    (workload,) = load_workloads(f"{nets}:make/synthetic@4")  # a source's path holds '/': the dataset is split off
+    assert [(s.name, s.weight_bit_width, s.in_channels) for s in workload.layers] == [("net.0", 4, 1), ("net.5", 4, 6)]
+    (tmp_path / "b.json").write_text(json.dumps(uniform_bit_config(["net.0", "net.5"], 6)))
+    (workload,) = load_workloads(f"{nets}:make/digits:{tmp_path / 'b.json'}")
+    assert [s.weight_bit_width for s in workload.layers] == [6, 6] and workload.layers[0].out_height == 8
+
+
+@pytest.mark.slow
+def test_cli_run_with_a_factory_file_and_weights(nets, tmp_path, capsys):
+    """README's ``quanos run --set model=nets.py:make --weights w.pt --set dataset=digits`` (fast settings)."""
+    from quanos_hw.cli import main
+    from tests.conftest import FAST
+
+    torch.save(create_model(f"{nets}:make", num_classes=10, in_channels=1).float_state_dict(), tmp_path / "w.pt")
+    sets = [a for item in FAST + ["ans_eps=0.1"] for a in ("--set", item)]
+    code = main(["run", *sets, "--set", f"model={nets}:make", "--weights", str(tmp_path / "w.pt"), "--set",
+                 "dataset=digits", "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["config"]["model"] == f"{nets}:make" and report["config"]["weights"] == str(tmp_path / "w.pt")
+    assert report["dataset"]["name"] == "digits" and list(report["bits"]) == ["net.0", "net.5"]
