@@ -43,7 +43,8 @@ SHOWN = 4
 def _float_class(module: nn.Module) -> type | None:
     """nn.Conv2d or nn.Linear when ``module`` computes exactly what that class computes, else None."""
     for cls in CONVERTED:
-        if isinstance(module, cls) and type(module).forward is cls.forward:
+        if isinstance(module, cls) and all(getattr(type(module), f, None) is getattr(cls, f, None)
+                                           for f in ("forward", "_conv_forward")):
             return cls
     return None
 

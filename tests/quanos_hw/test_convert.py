@@ -250,6 +250,11 @@ class _OwnForward(nn.Linear):
         return super().forward(x) * 2
 
 
+class _StandardisedConv(nn.Conv2d):
+    def _conv_forward(self, x, weight, bias):
+        return super()._conv_forward(x, weight / weight.std(), bias)
+
+
 class _Shared(nn.Module):
     def __init__(self):
         super().__init__()
@@ -262,6 +267,7 @@ class _Shared(nn.Module):
     (nn.Sequential(nn.Linear(4, 4), nn.MultiheadAttention(4, 2)), "nn.MultiheadAttention at '1'"),
     (nn.Sequential(nn.Conv1d(1, 2, 3), nn.ConvTranspose2d(2, 2, 3)), "nn.Conv1d at '0'; nn.ConvTranspose2d at '1'"),
     (nn.Sequential(_OwnForward(3, 3)), "_OwnForward (a conv/linear subclass with its own forward) at '0'"),
+    (nn.Sequential(_StandardisedConv(1, 2, 3)), "_StandardisedConv (a conv/linear subclass with its own forward)"),
     (nn.Sequential(nn.LazyLinear(3)), "LazyLinear (uninitialised: run one forward pass first) at '0'"),
     (nn.Sequential(nn.ReLU(), nn.Flatten()), "has no nn.Conv2d or nn.Linear layer to quantize"),
     (nn.Linear(3, 3), "is a single Linear; wrap it in a module"),
