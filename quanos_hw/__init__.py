@@ -15,6 +15,7 @@ _API = {
     "create_model": "quanos_hw.models",
     "list_models": "quanos_hw.models",
     "quantizable_layers": "quanos_hw.models",
+    "convert_model": "quanos_hw.convert",
     "get_bit_config": "quanos_hw.bitconfig",
     "apply_bit_config": "quanos_hw.bitconfig",
     "load_bit_config": "quanos_hw.bitconfig",

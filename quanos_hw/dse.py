@@ -12,6 +12,9 @@ Workloads come from three sources (:func:`load_workloads`):
   seeds).
 
 A model spec may name its input: ``MODEL/DATASET@BITS`` (default: the ``dataset`` argument).
+MODEL is a registered name or a model source (``torchvision:mobilenet_v2@8``, ``nets.py:make/cifar10@4``;
+quanos_hw/models/sources.py); a source's ``/DATASET`` is the part after its last ``/`` when that
+names a dataset.
 :func:`dse` runs the sweep and :func:`write_outputs` writes ``dse.csv``, ``pareto.csv``, ``dse.md``,
 ``dse.json``, the plots and ``dse.html`` atomically into one folder.
 """
@@ -79,19 +82,24 @@ def _model_layers(name: str, dataset: str, bits: int | dict):
         return tuple(layers_from_onnx(name, bit_config=bits))
     from .data import dataset_info
     from .hardware import extract_layers
-    from .models import MODELS, create_model
+    from .models import check_model_name, create_model
 
-    MODELS.get(name)
+    check_model_name(name)
     info = dataset_info(dataset)
     model = create_model(name, num_classes=info.num_classes, in_channels=info.input_shape[0])
     return tuple(extract_layers(model, info.input_shape, bits))
 
 
 def _split_model(text: str, dataset: str) -> tuple[str, str]:
+    from .data import list_datasets
+    from .models import is_source
     from .onnx_layers import is_onnx_path
 
     if is_onnx_path(text):  # a path to an ONNX file: its folders are not a /DATASET
         return text, dataset
+    if is_source(text):  # a source may hold '/' (a file path): only a trailing dataset name is split off
+        model, _, data = text.rpartition("/")
+        return (model, data) if model and data in list_datasets() else (text, dataset)
     model, _, data = text.partition("/")
     return model, data or dataset
 
@@ -119,7 +127,7 @@ def load_workloads(spec: str, dataset: str = "cifar10") -> list[Workload]:
     if ":" in spec:
         from .bitconfig import load_bit_config
 
-        head, _, file = spec.partition(":")
+        head, _, file = spec.rpartition(":") if spec.count(":") > 1 else spec.partition(":")  # SOURCE:BITS.json
         model, data = _split_model(head, dataset)
         return [Workload(spec, _model_layers(model, data, dict(load_bit_config(file))))]
     raise InputError(f"workload {spec!r} is not MODEL@BITS, MODEL:BITS.json or a quanos run/compare folder")

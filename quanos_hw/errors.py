@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "CheckpointError",
+    "ModelError",
     "TrainingDivergedError",
     "DiskFullError",
     "WorkspaceError",
@@ -30,6 +31,12 @@ class DatasetError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint that is corrupt, foreign, unsafe, or from a different configuration."""
+
+
+class ModelError(InputError):
+    """A model that cannot be built, converted or loaded: an unknown torchvision name, a factory that
+    is missing, raises or returns no nn.Module, a layer that cannot be quantized, weights of another
+    architecture."""
 
 
 class DiskFullError(InputError):

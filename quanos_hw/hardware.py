@@ -12,21 +12,32 @@ model every ``nn.Conv2d`` / ``nn.Linear`` is a layer named by its module name.
 Producer tracking follows tensors through modules that keep a layer's activations as they are
 (pooling, flattening, normalisation, BatchNorm, ReLU, dropout, identity); a layer whose input
 comes through anything else (e.g. a functional op in ``forward``) gets ``input_source=None``
-and is costed with its own activation bit-width.
+and is costed with its own activation bit-width. So is every layer of a converted network
+(:class:`~quanos_hw.layers.InputQuantLayer`, quanos_hw/convert.py): it quantizes its own input at
+its ``act_bit_width``, which is then exactly the precision of its MACs' activation operand.
+
+A converted network's MACs must all be in its layers: a matrix product or convolution computed by
+a function in ``forward`` (``torch.matmul``, ``@``, ``F.linear``, attention, ...) would be neither
+quantized nor counted, and is refused with one line naming it. A layer that runs twice in one
+forward pass (one module called twice) is refused for every model: it has one bit-width and one
+LayerSpec.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from energy_models import NETWORK_INPUT, LayerSpec, with_bits
 
 from .bitconfig import BitConfig, bit_config_for
-from .errors import InputError
+from .errors import InputError, ModelError
 from .layers import Normalize, quant_layers
 from .modes import eval_mode
 
@@ -76,6 +87,7 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.sources: dict[int, tuple[torch.Tensor, str]] = {}
+        self.depth = 0  # how many compute layers the forward pass is inside
         self.records: dict[str, dict] = {}
         self.order: list[str] = []
         self.handles: list = []
@@ -87,12 +99,16 @@ class _Recorder:
         hit = self.sources.get(id(x))
         return hit[1] if hit is not None and hit[0] is x else None
 
-    def watch(self, name: str, outer: nn.Module, op: nn.Module, norm: nn.Module | None) -> None:
-        watcher = _LayerWatch(self, name, op, norm)
+    def watch(self, name: str, outer: nn.Module, op: nn.Module, norm: nn.Module | None,
+              own_input: bool = False) -> None:
+        watcher = _LayerWatch(self, name, op, norm, own_input)
         self.handles += [outer.register_forward_pre_hook(watcher.on_input), op.register_forward_hook(watcher.on_op),
                          outer.register_forward_hook(watcher.on_output)]
 
     def record(self, name: str, record: dict, out: torch.Tensor) -> None:
+        if name in self.records:
+            raise ModelError(f"layer {name!r} runs twice in one forward pass; quanos-hw gives every layer one "
+                             "bit-width and counts it once: give each use its own module")
         self.records[name] = record
         self.order.append(name)
         self.mark(out, name)
@@ -114,21 +130,26 @@ class _Recorder:
 
 class _LayerWatch:
     """The hooks of one compute layer: its input and output at the outer module (the QuantLayer,
-    or the plain conv/linear itself), the conv/linear shapes at ``op``."""
+    or the plain conv/linear itself), the conv/linear shapes at ``op``. ``own_input``: the layer
+    quantizes its own input (its producer does not decide the operand's precision)."""
 
-    def __init__(self, recorder: _Recorder, name: str, op: nn.Module, norm: nn.Module | None) -> None:
-        self.recorder, self.name, self.op, self.norm = recorder, name, op, norm
+    def __init__(self, recorder: _Recorder, name: str, op: nn.Module, norm: nn.Module | None,
+                 own_input: bool) -> None:
+        self.recorder, self.name, self.op, self.norm, self.own_input = recorder, name, op, norm, own_input
         self.x = self.op_in = self.op_out = None
 
     def on_input(self, module, args) -> None:
         self.x = args[0]
+        self.recorder.depth += 1
 
     def on_op(self, module, args, out) -> None:
         self.op_in, self.op_out = args[0], out
 
     def on_output(self, module, args, out) -> None:
+        self.recorder.depth -= 1
         x, op = self.x, self.op
-        record = dict(name=self.name, input_source=self.recorder.source_of(x), inputs=int(x.numel()),
+        source = None if self.own_input else self.recorder.source_of(x)
+        record = dict(name=self.name, input_source=source, inputs=int(x.numel()),
                       outputs=int(out.numel()), weights=int(op.weight.numel()),
                       extra_params=_extra_params(op, self.norm))
         record.update(_shape_counts(op, self.op_in, self.op_out))
@@ -146,7 +167,7 @@ def _trace(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
         raise InputError("the model has no conv or linear layers")
     recorder = _Recorder()
     for name, layer in quant.items():
-        recorder.watch(name, layer, layer.op, layer.norm)
+        recorder.watch(name, layer, layer.op, layer.norm, layer.quantizes_input)
     for name, op in plain.items():
         recorder.watch(name, op, op, None)
     for m in model.modules():
@@ -154,15 +175,46 @@ def _trace(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
             recorder.pass_through(m)
     x = torch.zeros((1, *shape))
     recorder.mark(x, NETWORK_INPUT)
+    functional = _FunctionalMacs(recorder)
+    converted = any(layer.quantizes_input for layer in quant.values())
     try:
-        with eval_mode(model), torch.no_grad():
+        with eval_mode(model), torch.no_grad(), (functional if converted else contextlib.nullcontext()):
             model(x)
+    except InputError:
+        raise
     except (RuntimeError, ValueError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"input shape {shape} does not fit the model: {first}") from None
     finally:
         recorder.remove()
+    if functional.found:
+        raise ModelError(f"the model computes {', '.join(sorted(functional.found))} in its forward code, outside its "
+                         "conv and linear modules; quanos-hw can neither quantize nor count those MACs (use "
+                         "nn.Conv2d / nn.Linear modules)")
     return [{**recorder.records[name], **_own_bits(quant.get(name))} for name in recorder.order]
+
+
+#: functions that multiply-accumulate: called outside a compute layer of a converted network, refused
+_MAC_FUNCTIONS = {
+    torch.matmul, torch.mm, torch.bmm, torch.addmm, torch.baddbmm, torch.addbmm, torch.einsum, torch.tensordot,
+    torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.__rmatmul__, torch.Tensor.mm, torch.Tensor.bmm,
+    F.linear, F.bilinear, F.conv1d, F.conv2d, F.conv3d, F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d,
+    F.scaled_dot_product_attention, F.multi_head_attention_forward,
+}
+
+
+class _FunctionalMacs(TorchFunctionMode):
+    """Records the multiply-accumulating functions called while the pass is in no compute layer."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.found: set[str] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if self.recorder.depth == 0 and func in _MAC_FUNCTIONS:
+            self.found.add(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
 
 
 def _own_bits(layer: nn.Module | None) -> dict[str, int]:

@@ -7,7 +7,10 @@ an optional BatchNorm, an optional residual input, and the layer's activation qu
     y = act_quant( relu?( bn( op(x) ) + residual ) )
 
 The layer's ``weight_bit_width`` sets ``op``'s weight quantizer; its ``act_bit_width`` sets the
-quantizer on the layer's output. Both bit-widths are Brevitas ``stateful_const`` buffers, so they
+quantizer on the layer's output. A network converted from plain torch (quanos_hw/convert.py) is
+made of :class:`InputQuantLayer` instead: the activation quantizer sits on the layer's *input*,
+``y = op(act_quant(x))``, so there ``act_bit_width`` is the precision of the activations the
+layer's MACs consume. Both bit-widths are Brevitas ``stateful_const`` buffers, so they
 are saved in checkpoints and can be changed in place (:meth:`QuantLayer.set_bits`) without
 touching trained weights or learned activation scales. :func:`quant_layers` is the one function
 that lists a model's quantizable layers.
@@ -85,6 +88,9 @@ class Normalize(nn.Module):
 class QuantLayer(nn.Module):
     """One quantizable layer: ``op`` -> optional ``norm`` -> (+ residual) -> ``act`` quantizer."""
 
+    #: whether ``act`` quantizes the layer's input (InputQuantLayer) rather than its output
+    quantizes_input = False
+
     def __init__(self, op: nn.Module, norm: nn.Module | None, act: nn.Module, relu: bool) -> None:
         super().__init__()
         self.op = op
@@ -122,6 +128,36 @@ class QuantLayer(nn.Module):
         """
         _bit_width_buffer(self.op.weight_quant).fill_(float(weight_bit_width))
         _bit_width_buffer(self.act.act_quant).fill_(float(act_bit_width))
+
+
+class InputQuantLayer(QuantLayer):
+    """A converted conv or linear layer: ``op(act(x))``, the activation quantizer on the input.
+
+    ``op`` is a Brevitas QuantConv2d / QuantLinear holding the float layer's weights and bias;
+    ``act`` is a signed QuantIdentity (:class:`SignedActQuant`, a learned clip range), because a
+    converted layer's input may be negative (nothing says a ReLU precedes it). ``act_bit_width``
+    is therefore the precision of the activation operand of the layer's MACs, and the hardware
+    estimate costs the layer with it (quanos_hw/hardware.py).
+    """
+
+    quantizes_input = True
+
+    def __init__(self, op: nn.Module, act: nn.Module) -> None:
+        super().__init__(op, None, act, relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(self.act(x))
+
+    def __getattr__(self, name: str):
+        """Attributes the layer lacks are ``op``'s (``weight``, ``in_channels``, ...), as code written
+        for the float layer expects; private names are never forwarded."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            op = self.__dict__.get("_modules", {}).get("op")
+            if name.startswith("_") or op is None:
+                raise
+            return getattr(op, name)
 
 
 def quant_layers(model: nn.Module) -> dict[str, QuantLayer]:
@@ -174,6 +210,7 @@ def linear_layer(
 
 
 def _act(relu: bool, bits: int) -> nn.Module:
+    """QuantReLU (unsigned) after a ReLU, else a signed QuantIdentity; both return float tensors."""
     if relu:
         return qnn.QuantReLU(act_quant=UnsignedActQuant, bit_width=bits)
     return qnn.QuantIdentity(act_quant=SignedActQuant, bit_width=bits)

@@ -19,6 +19,7 @@ from quanos_hw.errors import (
     DatasetError,
     DiskFullError,
     InputError,
+    ModelError,
     UnknownNameError,
     WorkspaceError,
 )
@@ -71,6 +72,11 @@ def _tech(mutate):
     mutate(raw)
     return json.dumps(raw)
 
+
+#: your own model (quanos_hw/models/sources.py): a factory file, and estimate's arguments before --model
+NETS = {"f.py": "from torch import nn\n\ndef make(num_classes):\n    return nn.Sequential(nn.Conv2d(1, 4, 3), "
+                "nn.Flatten(), nn.Linear(144, num_classes))\n\ndef boom():\n    raise ValueError('bad width')\n"}
+OWN = ["estimate", "--input-shape", "1,8,8", "--bits", "8", "--model"]
 
 # (name, files to create {name: text}, CLI args or an API callable, expected message, API exception type)
 CASES = [
@@ -279,6 +285,28 @@ CASES = [
     ("npz-float-out-of-range-api", {"a.npz": {"x": np.full((10, 8, 8), -0.5), "y": np.arange(10) % 2}},
      lambda tmp: __import__("quanos_hw", fromlist=["load_dataset"]).load_dataset(f"npz:{tmp / 'a.npz'}"),
      "float x must lie in [0, 1], found -0.5..-0.5", DatasetError),
+    ("model-factory-missing", NETS, OWN + ["{f.py}:nope"], "has no attribute 'nope'", None),
+    ("model-factory-raising", NETS, OWN + ["{f.py}:boom"], "boom raised ValueError: bad width", None),
+    ("model-module-not-importable", {}, OWN + ["no_such_package_qz.nets:make"],
+     "cannot import module 'no_such_package_qz.nets' (ModuleNotFoundError: No module named 'no_such_package_qz')",
+     None),
+    ("model-torchvision-unknown", {}, OWN + ["torchvision:resnet181"],
+     "unknown torchvision model 'resnet181'; did you mean 'resnet18'?", None),
+    ("model-not-convertible", {}, OWN + ["torchvision:vit_b_16"],
+     "cannot be converted: nn.MultiheadAttention at 'encoder.layers.encoder_layer_0.self_attention'", None),
+    ("weights-other-architecture", {**NETS, "weights": None}, OWN + ["{f.py}:make", "--weights", "{tmp}/weights.pt"],
+     "does not fit model", None),
+    ("run-model-torchvision-unknown", {}, ["run", "--set", "model=torchvision:resnt18", "--out", "{out}"],
+     "config key 'model': unknown torchvision model 'resnt18'; did you mean 'resnet18'?", None),
+    ("run-weights-missing", {}, ["run", "--weights", "{tmp}/none.pt", "--out", "{out}"],
+     "config key 'weights': file", None),
+    ("compare-weights-missing", {}, ["compare", "--weights", "{tmp}/none.pt", "--out", "{out}"],
+     "config key 'weights': file", None),
+    ("run-weights-other-architecture", {"weights": None},
+     ["run", "--set", "dataset=synthetic", "--weights", "{tmp}/weights.pt", "--out", "{out}"],
+     "does not fit model 'small_cnn': missing normalize.mean, normalize.std", None),
+    ("model-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["create_model"]).create_model(
+        "torchvision:resnet181"), "unknown torchvision model 'resnet181'", ModelError),
 ]
 IDS = [case[0] for case in CASES]
 
@@ -315,6 +343,8 @@ def _prepare(tmp, files, request):
             (tmp / name).mkdir()
         elif name == "foreign":
             torch.save({"weights": torch.zeros(2)}, tmp / "foreign.pt")
+        elif name == "weights":  # the weights of another architecture
+            torch.save(torch.nn.Linear(3, 3).state_dict(), tmp / "weights.pt")
         elif name == "evil":
             torch.save({"format": "quanos-hw-checkpoint", "x": _Evil()}, tmp / "evil.pt")
         elif name.endswith(".onnx") and text is None:  # x[1,2,4,4] -> <OpType>(node 'op') -> y

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .run_cmd import HARDWARE_HELP
+from .run_cmd import HARDWARE_HELP, WEIGHTS_HELP
 
 
 def add_parser(sub) -> None:
@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--hardware", metavar="FILE_OR_NAME", help=HARDWARE_HELP + " (the energy budgets too)")
+    p.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
     p.set_defaults(func=run_compare)
 
 
@@ -40,7 +41,8 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.config:
             config = load_config_file(args.config, config, cls=CompareConfig)
         config = parse_set(args.set, config)
-    overrides = {k: v for k, v in (("out_dir", args.out), ("device", args.device), ("hardware", args.hardware))
+    overrides = {k: v for k, v in (("out_dir", args.out), ("device", args.device), ("hardware", args.hardware),
+                                                     ("weights", args.weights))
                  if v is not None}
     config = dataclasses.replace(config, **overrides) if overrides else config
     report = compare(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),

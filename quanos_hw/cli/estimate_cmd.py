@@ -25,9 +25,12 @@ DECIDED_BY_HARDWARE = ("tech", "dataflow", "arch_params")
 def add_parser(sub) -> None:
     p = sub.add_parser("estimate", help="energy and size of a model under a bit configuration (no training)")
     p.add_argument("--model", required=True,
-                   help="a registered model (see 'quanos list models') or an ONNX file (*.onnx: its Conv, Gemm "
+                   help="a registered model (see 'quanos list models'), your own (torchvision:NAME[?k=v&...], "
+                        "package.module:factory or path/file.py:factory) or an ONNX file (*.onnx: its Conv, Gemm "
                         "and MatMul nodes are the layers, named by their node names)")
-    shape = p.add_mutually_exclusive_group()  # one is required for a registered model (checked in _shape)
+    p.add_argument("--weights", metavar="FILE", help="state_dict file loaded into the model (checked against it; "
+                   "the estimate depends on shapes and bits only)")
+    shape = p.add_mutually_exclusive_group()  # one is required for a model that is not an ONNX file (see _shape)
     shape.add_argument("--dataset", help="take the input shape and classes from this dataset (no data needed): a "
                                          "shipped one (see 'quanos list datasets'), folder:PATH or npz:FILE "
                                          "(headers only)")
@@ -135,17 +138,20 @@ def estimate_report(args: argparse.Namespace) -> dict:
     from energy_models import energy_report
 
     from ..bitconfig import check_bits, load_bit_config
+    from ..errors import InputError
     from ..hardware import extract_layers
-    from ..models import MODELS, create_model
+    from ..models import check_model_name, create_model
     from ..onnx_layers import is_onnx_path
 
     accelerator = _accelerator(args)
     if is_onnx_path(args.model):
+        if args.weights is not None:
+            raise InputError("--weights cannot be used with an ONNX model: its weights are in the file")
         layers, shape = _onnx_layers(args)
     else:
-        MODELS.get(args.model)  # unknown model: a clear error before anything else
+        check_model_name(args.model)  # unknown model: a clear error before anything else
         shape, classes = _shape(args)
-        model = create_model(args.model, num_classes=classes, in_channels=shape[0])
+        model = create_model(args.model, num_classes=classes, in_channels=shape[0], weights=args.weights)
         bits = check_bits(args.bits, "--bits") if args.bits is not None else load_bit_config(args.bit_config)
         layers = extract_layers(model, shape, bits)  # validates the bits once; they travel on in the LayerSpecs
     if accelerator is not None:

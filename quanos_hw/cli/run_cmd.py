@@ -7,6 +7,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
+#: --weights of run and compare: config key ``weights``
+WEIGHTS_HELP = ("state_dict file loaded into the model before training (config key weights): torch.save(model."
+                "state_dict()) of the float network, read with weights_only=True")
 #: --hardware of run and compare: config key ``hardware``
 HARDWARE_HELP = ("accelerator description (config key hardware): a shipped name (see 'quanos list accelerators') or "
                  "a YAML/JSON file; energy, latency and area are estimated on it")
@@ -21,6 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished phases")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="compute device (default: auto)")
     p.add_argument("--hardware", metavar="FILE_OR_NAME", help=HARDWARE_HELP)
+    p.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
     p.set_defaults(func=run_command)
@@ -65,6 +69,8 @@ def resolve_config(args: argparse.Namespace):
         overrides["device"] = args.device
     if args.hardware is not None:
         overrides["hardware"] = args.hardware
+    if args.weights is not None:
+        overrides["weights"] = args.weights
     return dataclasses.replace(config, **overrides) if overrides else config
 
 

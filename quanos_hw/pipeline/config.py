@@ -44,7 +44,8 @@ class ExperimentConfig:
     image_size: int | None = None
     synthetic_train: int = 600
     synthetic_test: int = 200
-    model: str = "small_cnn"
+    model: str = "small_cnn"  # a zoo name or a source: torchvision:NAME, package.module:factory, file.py:factory
+    weights: str | None = None  # a state_dict file loaded into the model before conversion and training
     weight_scaling: str = "per_channel"
     seed: int = 0
     device: str = "auto"
@@ -129,7 +130,7 @@ class ExperimentConfig:
     def hash(self) -> str:
         """Hash of everything that affects results (the output directory and device excluded)."""
         data = {k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device")}
-        for key in ("hardware", "image_size"):  # unset: the hash of a configuration from before the key existed
+        for key in ("hardware", "image_size", "weights"):  # unset: the hash from before the key existed
             if data.get(key) is None:
                 data.pop(key, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -254,7 +255,9 @@ def _check_names(c: ExperimentConfig) -> None:
         if not hasattr(c, name):  # a key of another experiment's config
             continue
         value = getattr(c, name)
-        if name == "mac_architectures":
+        if name == "model" and ":" in value:  # a source (a zoo name never holds a ':')
+            _check_source(value)
+        elif name == "mac_architectures":
             if not value:
                 raise ConfigError("config key 'mac_architectures' needs at least one architecture")
             for arch in value:
@@ -284,6 +287,21 @@ def _check_dataset(c: ExperimentConfig) -> None:
         raise ConfigError(f"config key 'image_size' applies to folder: datasets only, not {c.dataset!r}")
 
 
+def _check_source(value: str) -> None:
+    """A well-formed model source (parsed, not built: prepare() builds it once, before any file)."""
+    from ..models.sources import check_source
+
+    try:
+        check_source(value)
+    except InputError as exc:
+        raise ConfigError(f"config key 'model': {exc}") from None
+
+
+def _check_weights(c: ExperimentConfig) -> None:
+    if c.weights is not None and not Path(c.weights).is_file():
+        raise ConfigError(f"config key 'weights': file {c.weights!r} does not exist")
+
+
 def _check_numbers(c: ExperimentConfig) -> None:
     """Every number finite and in its range (the table quanos_hw.bounds.CONFIG_RANGES)."""
     values = {f.name: getattr(c, f.name) for f in fields(c) if f.name != "attacks"}  # attacks check themselves
@@ -303,6 +321,7 @@ def check_out_dir(path: str, what: str = "config key 'out_dir'") -> None:
 def _check_values(c: ExperimentConfig) -> None:
     _check_numbers(c)
     _check_names(c)
+    _check_weights(c)
     check_out_dir(c.out_dir)
     _check_hardware(c)
 

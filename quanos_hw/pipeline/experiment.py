@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .. import bitconfig
 from ..checkpoint import load_checkpoint, load_model_state
@@ -23,6 +24,7 @@ from ..errors import InputError, WorkspaceError
 from ..hardware import extract_layers
 from ..layers import quant_layers
 from ..models import create_model
+from ..models.converted import check_outputs
 from ..quantization import set_quantization
 from ..robustness import AttackConfig, craft_transfer_set, evaluate_robustness
 from ..sensitivity import compute_sensitivity
@@ -45,13 +47,16 @@ def pick_device(name: str) -> torch.device:
 
 class Runner:
     """Runs named phases of one seed in a Workspace; ``prefix`` namespaces the phases (compare
-    runs several seeds in one folder). Experiments subclass it for their own phases."""
+    runs several seeds in one folder). Experiments subclass it for their own phases. ``model``: an
+    nn.Module given to the Python API, built (copied and converted) instead of config key ``model``."""
 
     def __init__(self, config: ExperimentConfig, data: Dataset, ws: Workspace, device: torch.device, progress: bool,
-                 log, prefix: str = "") -> None:
+                 log, prefix: str = "", model: nn.Module | None = None) -> None:
         self.c, self.data, self.ws, self.device, self.progress, self.log = config, data, ws, device, progress, log
         self.prefix = prefix
+        self.source = model if model is not None else config.model
         self.timing: dict[str, float] = {}
+        self._layer_names: list[str] | None = None
 
     def done(self, phase: str, required: tuple[str, ...] = ()) -> dict | None:
         return self.ws.done(self.prefix + phase, required)
@@ -74,10 +79,11 @@ class Runner:
 
     # -- models -------------------------------------------------------------------------------
     def new_model(self, seed: int):
+        """A fresh float model: random initialisation from ``seed``, or config key ``weights``."""
         torch.manual_seed(seed)
-        model = create_model(self.c.model, num_classes=self.data.info.num_classes,
+        model = create_model(self.source, num_classes=self.data.info.num_classes,
                              in_channels=self.data.info.input_shape[0], mean=self.data.mean, std=self.data.std,
-                             weight_scaling=self.c.weight_scaling, quantize=False)
+                             weight_scaling=self.c.weight_scaling, quantize=False, weights=self.c.weights)
         return model.to(self.device)
 
     def model_meta(self, quantized: bool) -> dict:
@@ -96,11 +102,13 @@ class Runner:
         return model
 
     def layer_names(self) -> list[str]:
-        """The model's quantizable layers (built without touching the global random state)."""
-        with torch.random.fork_rng(devices=[]):
-            model = create_model(self.c.model, num_classes=self.data.info.num_classes,
-                                 in_channels=self.data.info.input_shape[0])
-        return list(quant_layers(model))
+        """The model's quantizable layers (built once, without touching the global random state)."""
+        if self._layer_names is None:
+            with torch.random.fork_rng(devices=[]):
+                model = create_model(self.source, num_classes=self.data.info.num_classes,
+                                     in_channels=self.data.info.input_shape[0])
+            self._layer_names = list(quant_layers(model))
+        return list(self._layer_names)
 
     def check_trained(self, phase: str, state: dict, bits, quantize: bool) -> dict:
         """A finished training phase's state, if it is what this phase produces: the same
@@ -199,6 +207,7 @@ class Setup:
     layers: list
     device: torch.device
     ws: Workspace
+    model: nn.Module | None = None  # an nn.Module given to the Python API instead of config key 'model'
 
     def __enter__(self) -> Setup:
         return self
@@ -222,24 +231,31 @@ def check_hardware(c: ExperimentConfig, layers) -> None:
         estimate_accelerator(layers, 8, 8, accelerator=with_mac(accelerator, arch), input_bit_width=c.input_bit_width)
 
 
-def prepare(config: ExperimentConfig, resume: bool) -> Setup:
+def prepare(config: ExperimentConfig, resume: bool, *, model: nn.Module | None = None,
+            data: Dataset | None = None) -> Setup:
     """Resolve ``config`` and check everything that can be checked before a file is written
-    (hardware names, tables and description, the dataset, the device, the model's layers); then lock and create
-    (or, with ``resume``, verify) the results folder. Use it as ``with prepare(...) as setup:`` so
-    the lock is held until the experiment ends."""
+    (hardware names, tables and description, the dataset, the device, the model: built once, with its
+    weights, traced, its outputs checked against the classes); then lock and create (or, with
+    ``resume``, verify) the results folder. Use it as ``with prepare(...) as setup:`` so the lock is
+    held until the experiment ends. ``model`` and ``data``: objects of the Python API used instead of
+    config keys ``model`` and ``dataset``."""
     from energy_models import get_architecture, load_technology
 
     c = config.resolve()
     tech = load_technology(c.technology)
     for arch in c.architectures():
         get_architecture(arch, tech)
-    synthetic = dict(n_train=c.synthetic_train, n_test=c.synthetic_test) if c.dataset == "synthetic" else {}
-    data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed, image_size=c.image_size,
-                        **synthetic)
+    if data is None:
+        synthetic = dict(n_train=c.synthetic_train, n_test=c.synthetic_test) if c.dataset == "synthetic" else {}
+        data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed,
+                            image_size=c.image_size, **synthetic)
     device = pick_device(c.device)
-    probe = create_model(c.model, num_classes=data.info.num_classes, in_channels=data.info.input_shape[0])
-    layers = extract_layers(probe, data.info.input_shape)
+    info = data.info
+    probe = create_model(c.model if model is None else model, num_classes=info.num_classes,
+                         in_channels=info.input_shape[0], weight_scaling=c.weight_scaling, weights=c.weights)
+    layers = extract_layers(probe, info.input_shape)
+    check_outputs(probe, info.input_shape, info.num_classes, f"model {c.model!r}")
     check_hardware(c, layers)
     ws = Workspace(c.out_dir, c)
     ws.prepare(resume)
-    return Setup(c, data, layers, device, ws)
+    return Setup(c, data, layers, device, ws, model)

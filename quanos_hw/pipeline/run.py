@@ -23,19 +23,24 @@ architecture; the report and plots are written at the end (atomically).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from torch import nn
 from tqdm.auto import tqdm
 
 from energy_models.bits import MAX_BITS, MIN_BITS
 
 from ..allocation import bits_from_ans
+from ..data import Batches
 from ..errors import InputError, WorkspaceError
+from ..models.converted import describe
 from .config import RunConfig
 from .experiment import Runner, prepare
+from .user_data import user_dataset
 
 
 @dataclass
@@ -110,10 +115,32 @@ class QuanosRunner(Runner):
         return state
 
 
-def run(config: RunConfig, *, resume: bool = False, progress: bool = True, log=None) -> RunResult:
-    """Run the QUANOS experiment described by ``config``; return the report and the files written."""
+def run(config: RunConfig | None = None, *, model: str | nn.Module | None = None, train: Batches | None = None,
+        test: Batches | None = None, resume: bool = False, progress: bool = True, log=None) -> RunResult:
+    """Run the QUANOS experiment described by ``config`` (default: ``RunConfig()``); return the report
+    and the files written.
+
+    Your own network and data (docs: README "Your own model and data"):
+
+    * ``model``: a model name or source string (sets config key ``model``), or an ``nn.Module``: each
+      phase trains a converted copy of it (quanos_hw/convert.py; the object itself is never changed),
+      and config key ``model`` records its class as ``module:QualifiedName``.
+    * ``train``, ``test``: both or neither; a TensorData or any iterable of ``(images, labels)``
+      batches (a DataLoader), images in [0, 1] (or uint8), gathered into memory once. They replace
+      config key ``dataset``, whose attack budgets and augmentation still fill the keys the config
+      leaves unset (set ``ans_eps`` and ``attacks`` for your data); the classes are 0..max label.
+    """
+    config = RunConfig() if config is None else config
+    if isinstance(model, str):
+        config = dataclasses.replace(config, model=model)
+    elif model is not None:
+        if not isinstance(model, nn.Module):
+            raise InputError(f"model must be a name, a source string or a torch.nn.Module, got {type(model).__name__}")
+        config = dataclasses.replace(config, model=describe(model))
+    data = None if train is None and test is None else user_dataset(train, test, config.dataset)
     log = log or (lambda msg: tqdm.write(msg))
-    with prepare(config, resume) as setup:  # the results folder stays locked until the run ends
+    obj = model if isinstance(model, nn.Module) else None
+    with prepare(config, resume, model=obj, data=data) as setup:  # the results folder stays locked until the run ends
         return _run(setup, resume, progress, log)
 
 
@@ -121,7 +148,7 @@ def _run(setup, resume: bool, progress: bool, log) -> RunResult:
     from .report import ModelKind, RunOutputs, write_outputs
 
     c, data, layers, ws = setup.config, setup.data, setup.layers, setup.ws
-    r = QuanosRunner(c, data, ws, setup.device, progress, log)
+    r = QuanosRunner(c, data, ws, setup.device, progress, log, model=setup.model)
     if resume:
         log(f"resuming {str(ws.root)!r}: finished phases are skipped")
 
