@@ -1,0 +1,256 @@
+"""Does the fast accelerator model rank design points as ZigZag does? Design points around
+bitfusion45 (array size, buffer capacities, DRAM bandwidth, batch) x VGG-16 and ResNet-20 at 8
+bits (3x32x32 input), costed by energy_models.estimate_accelerator and by ZigZag 3.9.1 (LOMA,
+energy-optimal mapping per layer; quanos_hw.zigzag_check converts the inputs). Per network: the
+Spearman rank correlation of the points' energy and latency between the two models, the overlap
+of their 5 lowest-energy points, and the per-layer DRAM traffic ratio (ours / ZigZag's).
+Needs ``pip install 'quanos-hw[zigzag]'``; ZigZag takes seconds to minutes per layer.
+
+    python benchmarks/dse_vs_zigzag.py                   # 24 points x 2 networks (about an hour of CPU)
+    python benchmarks/dse_vs_zigzag.py --points 2 --networks resnet20 --layers 2   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from common import quiet, write
+
+BASE = "bitfusion45"
+#: the grid the points are drawn from (BitFusion's banking: a weight bank per PE, an input bank per
+#: row, an output bank per column)
+ARRAYS = [(8, 16), (16, 16), (16, 32), (32, 32)]
+WBUF_KB = [16, 64, 256]
+IBUF_KB = [8, 32, 128]
+OBUF_KB = [8, 16, 64]
+BANDWIDTH_GB_S = [3.0, 12.0, 48.0]
+#: batch > 1 adds a seventh loop to every layer: ZigZag's LOMA then searches 7! orders, not 6!
+BATCHES = [1, 4]
+TOP = 5
+
+
+def design_points(count: int, batched: int, seed: int) -> list[dict]:
+    """``count`` points drawn from the grid (seeded), the last ``batched`` of them at batch 4."""
+    rng = np.random.default_rng(seed)
+    points = []
+    for i in range(count):
+        rows, cols = ARRAYS[rng.integers(len(ARRAYS))]
+        points.append({
+            "array.rows": rows, "array.cols": cols,
+            "memory.buffers.wbuf.banks": rows * cols, "memory.buffers.ibuf.banks": rows,
+            "memory.buffers.obuf.banks": cols,
+            "memory.buffers.wbuf.capacity_bytes": 1024 * int(rng.choice(WBUF_KB)),
+            "memory.buffers.ibuf.capacity_bytes": 1024 * int(rng.choice(IBUF_KB)),
+            "memory.buffers.obuf.capacity_bytes": 1024 * int(rng.choice(OBUF_KB)),
+            "memory.dram.bandwidth_gb_s": float(rng.choice(BANDWIDTH_GB_S)),
+            "batch": BATCHES[1] if i >= count - batched else BATCHES[0]})
+    return points
+
+
+def workloads(names: list[str], layers: int | None) -> dict:
+    from energy_models.dse import Workload
+    from quanos_hw import create_model, extract_layers
+
+    out = {}
+    for name in names:
+        specs = extract_layers(create_model(name), (3, 32, 32), 8)
+        out[name] = Workload(name, tuple(specs[:layers] if layers else specs))
+    return out
+
+
+def _task(args: tuple) -> dict:
+    """One (point, network): both models (runs in a worker process)."""
+    index, point, network, workload, cache = args
+    from energy_models import load_accelerator, parse_accelerator
+    from energy_models.dse import apply_point
+    from quanos_hw.zigzag_check import quanos_estimate, zigzag_estimate
+
+    acc = parse_accelerator(apply_point(load_accelerator(BASE).to_dict(), point), f"point {index}")
+    key = hashlib.sha256(json.dumps([acc.to_dict(), [x.to_dict() for x in workload.layers]], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:16]
+    cached = Path(cache) / f"{key}.json" if cache else None
+    start = time.perf_counter()
+    if cached and cached.is_file():
+        zz = json.loads(cached.read_text())
+    else:
+        zz = zigzag_estimate(acc, workload)
+        if cached:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(zz))
+    return {"point": index, "network": network, "ours": quanos_estimate(acc, workload), "zigzag": zz,
+            "zigzag_seconds": time.perf_counter() - start, "from_cache": bool(cached and cached.is_file())}
+
+
+def run_all(points: list[dict], loads: dict, jobs: int, cache: str | None) -> list[dict]:
+    tasks = [(i, p, name, wl, cache) for i, p in enumerate(points) for name, wl in loads.items()]
+    tasks.sort(key=lambda t: -(t[1]["batch"] * 100 + len(t[3].layers)))  # the slowest first
+    if jobs <= 1:
+        results = []
+        for t in tasks:
+            results.append(_task(t))
+            print(f"point {t[0]} {t[2]}: {results[-1]['zigzag_seconds']:.0f} s", flush=True)
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            results = []
+            for r in pool.map(_task, tasks):
+                results.append(r)
+                print(f"point {r['point']} {r['network']}: {r['zigzag_seconds']:.0f} s", flush=True)
+    return sorted(results, key=lambda r: (r["point"], r["network"]))
+
+
+def _ranks_agree(ours: np.ndarray, theirs: np.ndarray) -> float | None:
+    from scipy.stats import spearmanr
+
+    if len(ours) < 3:
+        return None
+    return float(spearmanr(ours, theirs).statistic)
+
+
+def summarise(results: list[dict], points: list[dict], network: str) -> dict:
+    """Rank agreement, top-5 overlap and DRAM ratios of one network over the design points."""
+    rows = [r for r in results if r["network"] == network]
+    batch = np.array([points[r["point"]]["batch"] for r in rows], float)
+    energy = {m: np.array([r[m]["total_energy_pj"] for r in rows]) for m in ("ours", "zigzag")}
+    latency = {m: np.array([r[m]["total_latency_s"] for r in rows]) for m in ("ours", "zigzag")}
+    top = {m: {rows[i]["point"] for i in np.argsort(energy[m], kind="stable")[:TOP]} for m in energy}
+    ratios, one_zero = [], 0
+    for r in rows:
+        for ours, zz in zip(r["ours"]["dram_bits"], r["zigzag"]["dram_bits"]):
+            if ours > 0 and zz > 0:
+                ratios.append(ours / zz)
+            elif ours > 0 or zz > 0:
+                one_zero += 1
+    ratios = np.array(ratios)
+    return {
+        "points": len(rows),
+        "spearman_energy": _ranks_agree(energy["ours"], energy["zigzag"]),
+        "spearman_latency_per_batch": _ranks_agree(latency["ours"], latency["zigzag"]),
+        "spearman_latency_per_inference": _ranks_agree(latency["ours"] / batch, latency["zigzag"] / batch),
+        "top5_ours": sorted(top["ours"]), "top5_zigzag": sorted(top["zigzag"]),
+        "top5_overlap": len(top["ours"] & top["zigzag"]), "top5_of": min(TOP, len(rows)),
+        "energy_ratio": _spread(energy["ours"] / energy["zigzag"]),
+        "latency_ratio": _spread(latency["ours"] / latency["zigzag"]),
+        "dram_ratio_per_layer": _spread(ratios), "dram_layers_compared": int(ratios.size),
+        "dram_layers_zero_in_one_model": one_zero,
+        "dram_layers_within_1pct": int(np.sum(np.abs(ratios - 1) <= 0.01))}
+
+
+def _spread(x: np.ndarray) -> dict:
+    if not x.size:
+        return {"median": None, "min": None, "max": None}
+    return {"median": float(np.median(x)), "min": float(x.min()), "max": float(x.max())}
+
+
+def deviations(results: list[dict], points: list[dict], count: int = 8) -> list[dict]:
+    """The (point, layer) pairs whose DRAM traffic differs most between the models, with the
+    mapping ZigZag chose and the operand that carries the difference."""
+    out = []
+    for r in results:
+        for i, name in enumerate(r["ours"]["layers"]):
+            ours, zz = r["ours"]["dram_bits"][i], r["zigzag"]["dram_bits"][i]
+            if ours <= 0 or zz <= 0 or abs(np.log(ours / zz)) < 1e-9:
+                continue
+            layer = r["zigzag"]["per_layer"][i]
+            out.append({"point": r["point"], "network": r["network"], "layer": name,
+                        "batch": points[r["point"]]["batch"],
+                        "ours_dram_bits": ours, "zigzag_dram_bits": zz, "ratio": ours / zz,
+                        "zigzag_dram_bits_by_operand": layer["dram_bits_by_operand"],
+                        "ours_energy_pj": r["ours"]["energy_pj"][i], "zigzag_energy_pj": r["zigzag"]["energy_pj"][i],
+                        "zigzag_temporal_mapping": layer["temporal_mapping"],
+                        "zigzag_spatial_mapping": layer["spatial_mapping"]})
+    return sorted(out, key=lambda d: -abs(np.log(d["ratio"])))[:count]
+
+
+def _fmt(x, spec=".3f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def markdown(points: list[dict], results: list[dict], summary: dict, worst: list[dict], args) -> str:
+    nets = ", ".join(summary)
+    lines = [f"# Design points: quanos-hw's model vs ZigZag ({nets})", "",
+             f"{len(points)} design points around `{BASE}` (seed {args.seed}: array rows x cols from {ARRAYS}, "
+             f"weight/input/output buffers {WBUF_KB}/{IBUF_KB}/{OBUF_KB} KB with BitFusion's banking, DRAM "
+             f"{BANDWIDTH_GB_S} GB/s, batch 1 or, for the last {args.batched}, {BATCHES[1]}) x {nets} at 8 bits, "
+             "3x32x32 input" + (f", first {args.layers} layers" if args.layers else "") + ". Our estimate: "
+             "`energy_models.estimate_accelerator`; ZigZag 3.9.1: LOMA temporal mapping search (lpf limit 6), "
+             "energy-optimal mapping per layer, the description's spatial unrolling, inputs converted by "
+             "`quanos_hw.zigzag_check` (our MAC energy per layer, our buffer and DRAM energies, our on-chip "
+             "decision for activations between layers). Energy per inference; latency per batch and per inference.",
+             "", "| network | points | Spearman energy | Spearman latency (batch / inference) | top-5 overlap | "
+             "energy ours/ZigZag (median, range) | latency ours/ZigZag | DRAM bits per layer ours/ZigZag "
+             "(median, range; layers) | layers within 1% |", "|---|---|---|---|---|---|---|---|---|"]
+    for net, s in summary.items():
+        e, lat, d = s["energy_ratio"], s["latency_ratio"], s["dram_ratio_per_layer"]
+        lines.append(f"| {net} | {s['points']} | **{_fmt(s['spearman_energy'])}** | "
+                     f"{_fmt(s['spearman_latency_per_batch'])} / {_fmt(s['spearman_latency_per_inference'])} | "
+                     f"{s['top5_overlap']}/{s['top5_of']} | {_fmt(e['median'])} ({_fmt(e['min'])}-{_fmt(e['max'])}) | "
+                     f"{_fmt(lat['median'])} ({_fmt(lat['min'])}-{_fmt(lat['max'])}) | {_fmt(d['median'])} "
+                     f"({_fmt(d['min'])}-{_fmt(d['max'])}; {s['dram_layers_compared']}) | "
+                     f"{s['dram_layers_within_1pct']}/{s['dram_layers_compared']} |")
+    def met(value) -> str:
+        return "n/a (fewer than 3 points)" if value is None else ("yes" if value >= 0.9 else "no")
+
+    lines += ["", "Goal: rank correlation >= 0.9. Met on energy: " + ", ".join(
+        f"{n} {met(s['spearman_energy'])}" for n, s in summary.items()) + "; on latency per batch: " + ", ".join(
+        f"{n} {met(s['spearman_latency_per_batch'])}" for n, s in summary.items()) + ".", ""]
+    lines += ["## The layers where the models differ most (DRAM traffic)", "",
+              "| point | network | layer | batch | DRAM bits ours | ZigZag (weights / inputs / outputs) | ratio | "
+              "ZigZag temporal mapping (inner to outer, per memory level) |", "|---|---|---|---|---|---|---|---|"]
+    for w in worst:
+        by = w["zigzag_dram_bits_by_operand"]
+        lines.append(f"| {w['point']} | {w['network']} | {w['layer']} | {w['batch']} | {w['ours_dram_bits']:,.0f} | "
+                     f"{w['zigzag_dram_bits']:,.0f} ({by.get('weights', 0):,.0f} / {by.get('inputs', 0):,.0f} / "
+                     f"{by.get('outputs', 0):,.0f}) | {w['ratio']:.3f} | `{w['zigzag_temporal_mapping']}` |")
+    lines += ["", "## Per design point", "", "| point | rows x cols | wbuf/ibuf/obuf KB | GB/s | batch | network | "
+              "energy ours (uJ) | ZigZag | latency ours (us) | ZigZag | ZigZag s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        p = points[r["point"]]
+        kb = "/".join(str(p[f"memory.buffers.{b}.capacity_bytes"] // 1024) for b in ("wbuf", "ibuf", "obuf"))
+        lines.append(f"| {r['point']} | {p['array.rows']}x{p['array.cols']} | {kb} | "
+                     f"{p['memory.dram.bandwidth_gb_s']:g} | {p['batch']} | {r['network']} | "
+                     f"{r['ours']['total_energy_pj'] / 1e6:.2f} | "
+                     f"{r['zigzag']['total_energy_pj'] / 1e6:.2f} | {r['ours']['total_latency_s'] * 1e6:.1f} | "
+                     f"{r['zigzag']['total_latency_s'] * 1e6:.1f} | {r['zigzag_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=24)
+    parser.add_argument("--batched", type=int, default=4, help="how many of the points run at batch 4")
+    parser.add_argument("--networks", default="vgg16,resnet20")
+    parser.add_argument("--layers", type=int, default=None, help="only the first N layers of each network")
+    parser.add_argument("--jobs", type=int, default=1, help="ZigZag runs in parallel worker processes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", default=None, help="folder for ZigZag results, reused by a rerun")
+    args = parser.parse_args()
+    quiet()
+    from quanos_hw.zigzag_check import zigzag_available
+
+    if not zigzag_available():
+        raise SystemExit("zigzag-dse 3.9.1 is not installed: pip install 'quanos-hw[zigzag]'")
+    points = design_points(args.points, min(args.batched, args.points), args.seed)
+    loads = workloads(args.networks.split(","), args.layers)
+    start = time.perf_counter()
+    results = run_all(points, loads, args.jobs, args.cache)
+    wall = time.perf_counter() - start
+    summary = {net: summarise(results, points, net) for net in loads}
+    worst = deviations(results, points)
+    text = markdown(points, results, summary, worst, args)
+    text += f"\n\nWall time {wall / 60:.1f} min with {args.jobs} job(s); ZigZag CPU time " \
+            f"{sum(r['zigzag_seconds'] for r in results) / 60:.1f} min.\n"
+    write("dse_vs_zigzag", {"seed": args.seed, "base": BASE, "points": points, "summary": summary,
+                            "largest_dram_differences": worst, "results": results, "wall_s": wall,
+                            "args": {k: v for k, v in vars(args).items() if k != "cache"}}, text)
+
+
+if __name__ == "__main__":
+    main()
