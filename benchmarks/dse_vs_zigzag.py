@@ -13,6 +13,7 @@ Needs ``pip install 'quanos-hw[zigzag]'``; ZigZag takes seconds to minutes per l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import time
@@ -90,14 +91,14 @@ def our_dram_by_operand(acc, workload) -> dict[str, list[float]]:
             "outputs": list(np.asarray(t.dram_write_bits) / b)}
 
 
-def _conversion() -> str:
+def _conversion(source: str | None = None) -> str:
     """The code of quanos_hw.zigzag_check without its docstrings and comments: a cached ZigZag
     result is reused only by the conversion that produced it."""
     import ast
 
     import quanos_hw.zigzag_check as module
 
-    tree = ast.parse(Path(module.__file__).read_text())
+    tree = ast.parse(source if source is not None else Path(module.__file__).read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(
@@ -106,17 +107,20 @@ def _conversion() -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
 
 
+def cache_key(acc, workload, flow: str, conversion: str) -> str:
+    return hashlib.sha256(json.dumps([acc.to_dict(), [x.to_dict() for x in workload.layers], conversion, flow],
+                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _task(args: tuple) -> dict:
-    """One (point, network): both models (runs in a worker process)."""
-    index, point, network, workload, cache = args
+    """One (point, network, ZigZag flow): both models (runs in a worker process)."""
+    index, point, network, workload, flow, cache = args
     from energy_models import load_accelerator, parse_accelerator
     from energy_models.dse import apply_point
     from quanos_hw.zigzag_check import quanos_estimate, zigzag_estimate
 
     acc = parse_accelerator(apply_point(load_accelerator(BASE).to_dict(), point), f"point {index}")
-    key = hashlib.sha256(json.dumps([acc.to_dict(), [x.to_dict() for x in workload.layers], _conversion()],
-                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
-    cached = Path(cache) / f"{key}.json" if cache else None
+    cached = Path(cache) / f"{cache_key(acc, workload, flow, _conversion())}.json" if cache else None
     start = time.perf_counter()
     hit = bool(cached and cached.is_file())
     try:
@@ -124,10 +128,10 @@ def _task(args: tuple) -> dict:
             stored = json.loads(cached.read_text())
             zz, seconds = stored["zigzag"], stored["seconds"]
         else:
-            zz = zigzag_estimate(acc, workload)
+            zz = zigzag_estimate(acc, workload, on_chip=flow == "on_chip")
             seconds = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - one failed point is reported, the others still count
-        return {"point": index, "network": network, "error": f"{type(exc).__name__}: {exc}",
+        return {"point": index, "network": network, "flow": flow, "error": f"{type(exc).__name__}: {exc}",
                 "zigzag_seconds": time.perf_counter() - start}
     if cached and not hit:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -136,27 +140,21 @@ def _task(args: tuple) -> dict:
     ours["dram_bits_by_operand"] = our_dram_by_operand(acc, workload)
     total = np.sum([ours["dram_bits_by_operand"][op] for op in ("weights", "inputs", "outputs")], axis=0)
     assert np.allclose(total, ours["dram_bits"], rtol=1e-12), "per-operand DRAM bits drifted from the estimate"
-    return {"point": index, "network": network, "ours": ours, "zigzag": zz, "zigzag_seconds": seconds,
-            "from_cache": hit}
+    return {"point": index, "network": network, "flow": flow, "ours": ours, "zigzag": zz,
+            "zigzag_seconds": seconds, "from_cache": hit}
 
 
-def run_all(points: list[dict], loads: dict, jobs: int, cache: str | None) -> list[dict]:
-    tasks = [(i, p, name, wl, cache) for i, p in enumerate(points) for name, wl in loads.items()]
+def run_all(points: list[dict], loads: dict, flows: list[str], jobs: int, cache: str | None) -> list[dict]:
+    tasks = [(i, p, name, wl, flow, cache) for flow in flows for i, p in enumerate(points)
+             for name, wl in loads.items()]
     tasks.sort(key=lambda t: -(t[1]["batch"] * 100 + len(t[3].layers)))  # the slowest first
-    if jobs <= 1:
-        results = []
-        for t in tasks:
-            results.append(_task(t))
-            print(f"point {t[0]} {t[2]}: {results[-1]['zigzag_seconds']:.0f} s {results[-1].get('error', '')}",
-                  flush=True)
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            results = []
-            for r in pool.map(_task, tasks):
-                results.append(r)
-                print(f"point {r['point']} {r['network']}: {r['zigzag_seconds']:.0f} s {r.get('error', '')}",
-                      flush=True)
-    return sorted(results, key=lambda r: (r["point"], r["network"]))
+    results = []
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) if jobs > 1 else contextlib.nullcontext() as pool:
+        for r in (pool.map(_task, tasks) if pool else map(_task, tasks)):
+            results.append(r)
+            print(f"point {r['point']} {r['network']} {r['flow']}: {r['zigzag_seconds']:.0f} s "
+                  f"{r.get('error', '')}", flush=True)
+    return sorted(results, key=lambda r: (r["flow"], r["point"], r["network"]))
 
 
 def _ranks_agree(ours: np.ndarray, theirs: np.ndarray) -> float | None:
@@ -236,12 +234,117 @@ def operand_breakdown(results: list[dict], network: str) -> dict:
     return out
 
 
+def mechanisms(results: list[dict]) -> dict:
+    """Layer-points (all networks) by the operand whose DRAM traffic differs (> 1%), with the
+    median factor ZigZag / ours: the effects behind the differences."""
+    found: dict[str, list[float]] = {k: [] for k in MECHANISMS}
+    for r in results:
+        for i in range(len(r["ours"]["layers"])):
+            z = r["zigzag"]["per_layer"][i]["dram_bits_by_operand"]
+            o = {k: r["ours"]["dram_bits_by_operand"][k][i] for k in z}
+            factor = {k: z[k] / o[k] if o[k] > 0 else (np.inf if z[k] > 0 else 1.0) for k in z}
+            if factor["weights"] > 1.01:
+                found["weights_output_on_chip" if o["outputs"] == 0 else "weights_output_in_dram"].append(
+                    factor["weights"])
+            if factor["inputs"] > 1.01:
+                found["inputs_more"].append(factor["inputs"])
+            if factor["outputs"] > 1.01:
+                found["outputs_more"].append(factor["outputs"])
+            if min(factor.values()) < 0.99:
+                found["less"].append(min(factor.values()))
+    return {k: {"layer_points": len(v), "median_factor": float(np.median(v)) if v else None,
+                "max_factor": float(np.max(v)) if v else None} for k, v in found.items()}
+
+
+MECHANISMS = {
+    "weights_output_on_chip": "ZigZag re-reads the weights (per output pixel or tile) where our model keeps the "
+                              "layer's output on chip: the output fills its buffer, partial sums (at accumulator "
+                              "width) have no room there, so the whole reduction must finish in the PE "
+                              "accumulators, and the weights of one array-wide K tile times the full reduction "
+                              "(C x FY x FX) do not fit the weight buffer. Our tiling assumes the weights stream "
+                              "once whenever the input is resident, whatever the partial sums need",
+    "weights_output_in_dram": "ZigZag re-reads the weights where the output goes to DRAM (the same partial-sum "
+                              "constraint, with LOMA's one-factor-per-loop granularity)",
+    "inputs_more": "ZigZag reads the input more often: input-tile halos (a 3x3 window re-fetches the overlapping "
+                   "columns of every output-column tile; our model ignores halos) and K tiles of a size our "
+                   "capacity ratio does not give",
+    "outputs_more": "ZigZag writes more output bits: it splits the reduction at the DRAM level and spills partial "
+                    "sums at accumulator width (our model never splits a reduction)",
+    "less": "ZigZag moves less than ours: a loop order outside our two closed-form orders (for example the "
+            "reduction split at the DRAM level, or the input re-streamed fewer times than our capacity ratio)",
+}
+
+
 def _fmt(x, spec=".3f") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
-def markdown(points: list[dict], results: list[dict], summary: dict, worst: list[dict], args) -> str:
-    nets = ", ".join(summary)
+FLOW_TEXT = {"on_chip": "our on-chip decision", "dram": "every tensor via DRAM"}
+
+
+def _summary_table(summary: dict) -> list[str]:
+    lines = ["| network | ZigZag flow | points | Spearman energy | Spearman latency (batch / inference) | top-5 "
+             "overlap | energy ours/ZigZag (median, range) | latency ours/ZigZag | DRAM bits per layer ours/ZigZag "
+             "(median, range; layers) | layers within 1% |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for flow, by_net in summary.items():
+        for net, s in by_net.items():
+            e, lat, d = s["energy_ratio"], s["latency_ratio"], s["dram_ratio_per_layer"]
+            lines.append(
+                f"| {net} | {FLOW_TEXT[flow]} | {s['points']} | **{_fmt(s['spearman_energy'])}** | "
+                f"{_fmt(s['spearman_latency_per_batch'])} / {_fmt(s['spearman_latency_per_inference'])} | "
+                f"{s['top5_overlap']}/{s['top5_of']} | {_fmt(e['median'])} ({_fmt(e['min'])}-{_fmt(e['max'])}) | "
+                f"{_fmt(lat['median'])} ({_fmt(lat['min'])}-{_fmt(lat['max'])}) | {_fmt(d['median'])} "
+                f"({_fmt(d['min'])}-{_fmt(d['max'])}; {s['dram_layers_compared']}) | "
+                f"{s['dram_layers_within_1pct']}/{s['dram_layers_compared']} |")
+    return lines
+
+
+def _operand_table(results: list[dict], summary: dict) -> list[str]:
+    lines = ["| network | ZigZag flow | operand | ours (Mbit) | ZigZag (Mbit) | ZigZag more | ZigZag less |",
+             "|---|---|---|---|---|---|---|"]
+    for flow, by_net in summary.items():
+        for net in by_net:
+            rows = [r for r in results if r["flow"] == flow]
+            for op, b in operand_breakdown(rows, net).items():
+                lines.append(f"| {net} | {FLOW_TEXT[flow]} | {op} | {b['ours_bits'] / 1e6:,.1f} | "
+                             f"{b['zigzag_bits'] / 1e6:,.1f} | {b['zigzag_more']}/{b['layer_points']} | "
+                             f"{b['zigzag_less']}/{b['layer_points']} |")
+    return lines
+
+
+def _worst_table(worst: list[dict]) -> list[str]:
+    lines = ["| point | network | layer | batch | DRAM bits ours | ZigZag (weights / inputs / outputs) | ratio | "
+             "ZigZag temporal mapping (inner to outer, per memory level) |", "|---|---|---|---|---|---|---|---|"]
+    for w in worst:
+        by = w["zigzag_dram_bits_by_operand"]
+        lines.append(f"| {w['point']} | {w['network']} | {w['layer']} | {w['batch']} | {w['ours_dram_bits']:,.0f} | "
+                     f"{w['zigzag_dram_bits']:,.0f} ({by.get('weights', 0):,.0f} / {by.get('inputs', 0):,.0f} / "
+                     f"{by.get('outputs', 0):,.0f}) | {w['ratio']:.3f} | `{w['zigzag_temporal_mapping']}` |")
+    return lines
+
+
+def _points_table(points: list[dict], results: list[dict], flows: list[str]) -> list[str]:
+    head = " | ".join(f"ZigZag, {FLOW_TEXT[f]}" for f in flows)
+    lines = [f"| point | rows x cols | wbuf/ibuf/obuf KB | GB/s | batch | network | energy ours (uJ) | {head} | "
+             f"latency ours (us) | {head} |", "|---" * (7 + 2 * len(flows)) + "|"]
+    by_key = {(r["flow"], r["point"], r["network"]): r for r in results}
+    for (flow, i, net), r in sorted(by_key.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        if flow != flows[0]:
+            continue
+        p = points[i]
+        kb = "/".join(str(p[f"memory.buffers.{b}.capacity_bytes"] // 1024) for b in ("wbuf", "ibuf", "obuf"))
+        zz = [by_key.get((f, i, net)) for f in flows]
+        energy = " | ".join("failed" if z is None else f"{z['zigzag']['total_energy_pj'] / 1e6:.2f}" for z in zz)
+        latency = " | ".join("failed" if z is None else f"{z['zigzag']['total_latency_s'] * 1e6:.1f}" for z in zz)
+        lines.append(f"| {i} | {p['array.rows']}x{p['array.cols']} | {kb} | {p['memory.dram.bandwidth_gb_s']:g} | "
+                     f"{p['batch']} | {net} | {r['ours']['total_energy_pj'] / 1e6:.2f} | {energy} | "
+                     f"{r['ours']['total_latency_s'] * 1e6:.1f} | {latency} |")
+    return lines
+
+
+def markdown(points: list[dict], results: list[dict], summary: dict, worst: dict, args) -> str:
+    nets = ", ".join(next(iter(summary.values())))
+    flows = list(summary)
     lines = [f"# Design points: quanos-hw's model vs ZigZag ({nets})", "",
              f"{len(points)} design points around `{BASE}` (seed {args.seed}: array rows x cols from {ARRAYS}, "
              f"weight/input/output buffers {WBUF_KB}/{IBUF_KB}/{OBUF_KB} KB with BitFusion's banking, DRAM "
@@ -249,52 +352,37 @@ def markdown(points: list[dict], results: list[dict], summary: dict, worst: list
              "3x32x32 input" + (f", first {args.layers} layers" if args.layers else "") + ". Our estimate: "
              "`energy_models.estimate_accelerator`; ZigZag 3.9.1: LOMA temporal mapping search (lpf limit 6), "
              "energy-optimal mapping per layer, the description's spatial unrolling, inputs converted by "
-             "`quanos_hw.zigzag_check` (our MAC energy per layer, our buffer and DRAM energies, our on-chip "
-             "decision for activations between layers). Energy per inference; latency per batch and per inference.",
-             "", "| network | points | Spearman energy | Spearman latency (batch / inference) | top-5 overlap | "
-             "energy ours/ZigZag (median, range) | latency ours/ZigZag | DRAM bits per layer ours/ZigZag "
-             "(median, range; layers) | layers within 1% |", "|---|---|---|---|---|---|---|---|---|"]
-    for net, s in summary.items():
-        e, lat, d = s["energy_ratio"], s["latency_ratio"], s["dram_ratio_per_layer"]
-        lines.append(f"| {net} | {s['points']} | **{_fmt(s['spearman_energy'])}** | "
-                     f"{_fmt(s['spearman_latency_per_batch'])} / {_fmt(s['spearman_latency_per_inference'])} | "
-                     f"{s['top5_overlap']}/{s['top5_of']} | {_fmt(e['median'])} ({_fmt(e['min'])}-{_fmt(e['max'])}) | "
-                     f"{_fmt(lat['median'])} ({_fmt(lat['min'])}-{_fmt(lat['max'])}) | {_fmt(d['median'])} "
-                     f"({_fmt(d['min'])}-{_fmt(d['max'])}; {s['dram_layers_compared']}) | "
-                     f"{s['dram_layers_within_1pct']}/{s['dram_layers_compared']} |")
+             "`quanos_hw.zigzag_check` (our MAC energy per layer, our buffer and DRAM energies). ZigZag flow: "
+             "*our on-chip decision* keeps the activations our model keeps on chip between layers in their buffer "
+             "(`zigzag_estimate(on_chip=True)`, the default); *every tensor via DRAM* is ZigZag's own layer-by-layer "
+             "flow (`on_chip=False`), while our model still keeps them on chip. Energy per inference; latency per "
+             "batch and per inference.", ""]
+    lines += _summary_table(summary)
+
     def met(value) -> str:
         return "n/a (fewer than 3 points)" if value is None else ("yes" if value >= 0.9 else "no")
 
-    lines += ["", "Goal: rank correlation >= 0.9. Met on energy: " + ", ".join(
-        f"{n} {met(s['spearman_energy'])}" for n, s in summary.items()) + "; on latency per batch: " + ", ".join(
-        f"{n} {met(s['spearman_latency_per_batch'])}" for n, s in summary.items()) + ".", ""]
-    lines += ["## DRAM traffic by operand", "", "Summed over design points and layers (bits per inference); "
-              "layer-points where ZigZag moves more than ours (> 1%) or less (< -1%).", "",
-              "| network | operand | ours (Mbit) | ZigZag (Mbit) | ZigZag more | ZigZag less |",
-              "|---|---|---|---|---|---|"]
-    for net in summary:
-        for op, b in operand_breakdown(results, net).items():
-            lines.append(f"| {net} | {op} | {b['ours_bits'] / 1e6:,.1f} | {b['zigzag_bits'] / 1e6:,.1f} | "
-                         f"{b['zigzag_more']}/{b['layer_points']} | {b['zigzag_less']}/{b['layer_points']} |")
-    lines += ["", "## The layers where the models differ most (DRAM traffic)", "",
-              "| point | network | layer | batch | DRAM bits ours | ZigZag (weights / inputs / outputs) | ratio | "
-              "ZigZag temporal mapping (inner to outer, per memory level) |", "|---|---|---|---|---|---|---|---|"]
-    for w in worst:
-        by = w["zigzag_dram_bits_by_operand"]
-        lines.append(f"| {w['point']} | {w['network']} | {w['layer']} | {w['batch']} | {w['ours_dram_bits']:,.0f} | "
-                     f"{w['zigzag_dram_bits']:,.0f} ({by.get('weights', 0):,.0f} / {by.get('inputs', 0):,.0f} / "
-                     f"{by.get('outputs', 0):,.0f}) | {w['ratio']:.3f} | `{w['zigzag_temporal_mapping']}` |")
-    lines += ["", "## Per design point", "", "| point | rows x cols | wbuf/ibuf/obuf KB | GB/s | batch | network | "
-              "energy ours (uJ) | ZigZag | latency ours (us) | ZigZag | ZigZag s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        p = points[r["point"]]
-        kb = "/".join(str(p[f"memory.buffers.{b}.capacity_bytes"] // 1024) for b in ("wbuf", "ibuf", "obuf"))
-        lines.append(f"| {r['point']} | {p['array.rows']}x{p['array.cols']} | {kb} | "
-                     f"{p['memory.dram.bandwidth_gb_s']:g} | {p['batch']} | {r['network']} | "
-                     f"{r['ours']['total_energy_pj'] / 1e6:.2f} | "
-                     f"{r['zigzag']['total_energy_pj'] / 1e6:.2f} | {r['ours']['total_latency_s'] * 1e6:.1f} | "
-                     f"{r['zigzag']['total_latency_s'] * 1e6:.1f} | {r['zigzag_seconds']:.0f} |")
+    lines += ["", "Goal: rank correlation >= 0.9. Met on energy: " + "; ".join(
+        f"{n} ({FLOW_TEXT[f]}) {met(s['spearman_energy'])}" for f, b in summary.items() for n, s in b.items())
+        + ". On latency per batch: " + "; ".join(
+        f"{n} ({FLOW_TEXT[f]}) {met(s['spearman_latency_per_batch'])}" for f, b in summary.items()
+        for n, s in b.items()) + ".", "", "## DRAM traffic by operand", "",
+        "Summed over design points and layers (bits per inference); layer-points where ZigZag moves more than ours "
+        "(> 1%) or less (< -1%).", ""]
+    lines += _operand_table(results, summary)
+    lines += ["", "## What differs, and why", "", "Layer-points of both networks where an operand's DRAM traffic "
+              "differs by more than 1% (ZigZag / ours: median, largest); one layer-point can count under several "
+              "effects.", "", "| effect | " + " | ".join(FLOW_TEXT[f] for f in flows) + " |",
+              "|---" * (1 + len(flows)) + "|"]
+    found = {f: mechanisms([r for r in results if r["flow"] == f]) for f in flows}
+    for key, text in MECHANISMS.items():
+        cells = [f"{found[f][key]['layer_points']} ({_fmt(found[f][key]['median_factor'], '.2f')}, "
+                 f"{_fmt(found[f][key]['max_factor'], '.0f')})" for f in flows]
+        lines.append(f"| {text} | " + " | ".join(cells) + " |")
+    for flow, rows in worst.items():
+        lines += ["", f"## The layers where the models differ most in DRAM traffic ({FLOW_TEXT[flow]})", ""]
+        lines += _worst_table(rows)
+    lines += ["", "## Per design point", ""] + _points_table(points, results, flows)
     return "\n".join(lines)
 
 
@@ -304,11 +392,16 @@ def main() -> None:
     parser.add_argument("--batched", type=int, default=4, help="how many of the points run at batch 4")
     parser.add_argument("--networks", default="vgg16,resnet20")
     parser.add_argument("--layers", type=int, default=None, help="only the first N layers of each network")
+    parser.add_argument("--flows", default="on_chip,dram", help="ZigZag flows: on_chip (our on-chip decision), "
+                        "dram (every tensor via DRAM)")
     parser.add_argument("--jobs", type=int, default=1, help="ZigZag runs in parallel worker processes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cache", action="store_true",
                         help=f"do not keep or reuse ZigZag's results in {CACHE.relative_to(RESULTS.parent.parent)}")
     args = parser.parse_args()
+    flows = args.flows.split(",")
+    if not flows or any(f not in FLOW_TEXT for f in flows):
+        raise SystemExit(f"--flows takes a comma-separated list of {', '.join(FLOW_TEXT)}")
     quiet()
     from quanos_hw.zigzag_check import zigzag_available
 
@@ -317,24 +410,24 @@ def main() -> None:
     points = design_points(args.points, min(args.batched, args.points), args.seed)
     loads = workloads(args.networks.split(","), args.layers)
     start = time.perf_counter()
-    results = run_all(points, loads, args.jobs, None if args.no_cache else str(CACHE))
+    results = run_all(points, loads, flows, args.jobs, None if args.no_cache else str(CACHE))
     wall = time.perf_counter() - start
     failed = [r for r in results if "error" in r]
     results = [r for r in results if "error" not in r]
-    summary = {net: summarise(results, points, net) for net in loads}
-    worst = deviations(results, points)
+    summary = {f: {net: summarise([r for r in results if r["flow"] == f], points, net) for net in loads}
+               for f in flows}
+    worst = {f: deviations([r for r in results if r["flow"] == f], points) for f in flows}
     text = markdown(points, results, summary, worst, args)
     if failed:
         text += "\n\nZigZag failed on (left out above): " + "; ".join(
-            f"point {r['point']} {r['network']}: {r['error']}" for r in failed) + "."
+            f"point {r['point']} {r['network']} ({FLOW_TEXT[r['flow']]}): {r['error']}" for r in failed) + "."
     hits = sum(r.get("from_cache", False) for r in results)
     text += f"\n\nZigZag time {sum(r['zigzag_seconds'] for r in results) / 60:.1f} min over {len(results)} runs " \
             f"({hits} of them reused from an earlier run of this command); wall time of this run " \
             f"{wall / 60:.1f} min with {args.jobs} job(s).\n"
     write("dse_vs_zigzag", {"seed": args.seed, "base": BASE, "points": points, "summary": summary,
                             "largest_dram_differences": worst, "results": results, "failed": failed,
-                            "wall_s": wall,
-                            "args": vars(args)}, text)
+                            "wall_s": wall, "args": vars(args)}, text)
 
 
 if __name__ == "__main__":

@@ -462,12 +462,14 @@ def _locality(acc: Accelerator, layers: Sequence[ZigzagLayer], memory_names: lis
     return updates, top
 
 
-def _run(acc: Accelerator, workload: Workload) -> dict:
+def _run(acc: Accelerator, workload: Workload, on_chip: bool = True) -> dict:
     """ZigZag on ``workload`` in this process: per-layer and total results (see zigzag_estimate)."""
     from zigzag.mapping.temporal_mapping import TemporalMappingType
     from zigzag.stages.main import MainStage
 
     layers = zigzag_layers(acc, workload)
+    if not on_chip:
+        layers = [dataclasses.replace(x, input_on_chip=False, output_on_chip=False) for x in layers]
     unique, index = _unique(layers)
     updates, weight_level = _locality(acc, unique, list(hardware_yaml(acc, layers)["memories"]))
     costs = {i: (x.mac_energy_pj, x.macs_per_cycle) for i, x in enumerate(unique)}
@@ -496,22 +498,22 @@ def _totals(rows: list[dict], clock_hz: float, tool: str) -> dict:
             "total_latency_s": cycles / clock_hz, "per_layer": rows}
 
 
-def _child(acc: Accelerator, workload: Workload, conn) -> None:
+def _child(acc: Accelerator, workload: Workload, on_chip: bool, conn) -> None:
     try:
-        conn.send(("ok", _run(acc, workload)))
+        conn.send(("ok", _run(acc, workload, on_chip)))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
 
-def _run_in_subprocess(acc: Accelerator, workload: Workload, timeout_s: float) -> dict:
+def _run_in_subprocess(acc: Accelerator, workload: Workload, on_chip: bool, timeout_s: float) -> dict:
     """_run in a spawned process, stopped after ``timeout_s`` (ZigZag cannot be interrupted in-process)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(acc, workload, child), daemon=True)
+    process = ctx.Process(target=_child, args=(acc, workload, on_chip, child), daemon=True)
     process.start()
     child.close()
     try:
@@ -527,7 +529,8 @@ def _run_in_subprocess(acc: Accelerator, workload: Workload, timeout_s: float) -
     return payload
 
 
-def zigzag_estimate(acc: Accelerator, workload: Workload, timeout_s: float | None = None) -> dict:
+def zigzag_estimate(acc: Accelerator, workload: Workload, timeout_s: float | None = None, *,
+                    on_chip: bool = True) -> dict:
     """ZigZag's cost of ``workload`` on ``acc`` (energy-optimal LOMA mapping per layer).
 
     Returns ``energy_pj``, ``latency_s`` and ``dram_bits`` (lists, one per layer; energy and DRAM
@@ -535,17 +538,19 @@ def zigzag_estimate(acc: Accelerator, workload: Workload, timeout_s: float | Non
     ``total_latency_cycles``, ``total_latency_s`` (at the description's clock), ``layers`` (names)
     and ``per_layer`` (one dict per layer: MAC and memory energy, cycles, DRAM bits by operand,
     spatial utilisation and the mapping found). ``timeout_s``: run ZigZag in a subprocess and raise
-    TimeoutError after that many seconds (None: run in this process, no limit).
+    TimeoutError after that many seconds (None: run in this process, no limit). ``on_chip``: keep
+    the activations our model keeps on chip there (default); False: ZigZag's own flow, every
+    layer's input read from DRAM and its output written there.
     """
     if not zigzag_available():
         raise InputError(f"zigzag-dse {ZIGZAG_VERSION} is not installed (pip install 'quanos-hw[zigzag]')")
     if not workload.layers:
         raise InputError(f"workload {workload.name!r} has no layers")
     if timeout_s is None:
-        return _run(acc, workload)
+        return _run(acc, workload, on_chip)
     if not timeout_s > 0:
         raise InputError(f"timeout_s must be positive, got {timeout_s!r}")
-    return _run_in_subprocess(acc, workload, timeout_s)
+    return _run_in_subprocess(acc, workload, on_chip, timeout_s)
 
 
 def quanos_estimate(acc: Accelerator, workload: Workload) -> dict:

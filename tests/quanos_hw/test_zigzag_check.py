@@ -158,6 +158,8 @@ def test_zigzag_dram_bits_match_our_exact_count():
     assert ours["dram_bits"] == [512 * 8 + 32 * 8]
     assert zz["dram_bits"] == pytest.approx(ours["dram_bits"], rel=1e-12)
     assert zz["per_layer"][0]["dram_bits_by_operand"] == {"weights": 4096.0, "inputs": 256.0, "outputs": 0.0}
+    # ZigZag's own flow writes the 16 x 8 output bits to DRAM too
+    assert zc.zigzag_estimate(acc, _tiny(), on_chip=False)["dram_bits"] == [512 * 8 + 32 * 8 + 16 * 8]
     # MAC energy: ours per MAC at 8x8 bits, times ZigZag's MAC count
     assert zz["per_layer"][0]["mac_energy_pj"] == pytest.approx(512 * E_8X8_PJ, rel=1e-9)
     # DRAM energy alone (4352 bits x 15 pJ) is most of both totals; the buffers add a few per cent
