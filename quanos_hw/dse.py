@@ -229,6 +229,31 @@ def dse(hardware: str | Path | Accelerator, workloads: Sequence[str | Workload],
     return DseResult(base, points, loaded, objectives, table, pareto_rows(table, objectives), uniform)
 
 
+def attach_zigzag(result: DseResult, k: int) -> None:
+    """Run ZigZag (zigzag-dse 3.9.1) on the ``k`` lowest-energy design points of every workload and put
+    its energy and latency beside ours: columns ``zigzag_energy_pj`` and ``zigzag_latency_s`` of the
+    table (empty for unchecked rows) and ``result.zigzag`` (one entry per checked row)."""
+    from .zigzag_check import check_points
+
+    rows = result.table.rows()
+    chosen = []
+    for w in result.workloads:
+        mine = sorted((r for r in rows if r["workload"] == w.name), key=lambda r: r["energy_pj"])[:k]
+        chosen += [{**{key: r[key] for key in result.swept_keys if r[key] is not None}, "workload": w.name,
+                    "point": r["point"]} for r in mine]
+    checked = check_points(result.base, chosen, result.workloads, len(chosen))
+    index = {(r["point"], r["workload"]): i for i, r in enumerate(rows)}
+    energy, latency = [math.nan] * len(rows), [math.nan] * len(rows)
+    for c in checked:
+        i = index[(c["point"], c["workload"])]
+        energy[i], latency[i] = c["zigzag_energy_pj"], c["zigzag_latency_s"]
+        result.zigzag.append({"point": c["point"], "workload": c["workload"], "energy_pj": c["energy_pj"],
+                              "zigzag_energy_pj": c["zigzag_energy_pj"], "latency_s": c["latency_s"],
+                              "zigzag_latency_s": c["zigzag_latency_s"]})
+    result.table.columns["zigzag_energy_pj"] = energy
+    result.table.columns["zigzag_latency_s"] = latency
+
+
 def _bar(total: int):
     from tqdm.auto import tqdm
 
@@ -273,7 +298,7 @@ def summary(result: DseResult, files: Sequence[str] = ()) -> dict:
             for w, objs in best_points(result).items()}
     return {"hardware": result.base.name, "design_points": len(result.points), "workloads": len(result.workloads),
             "rows": len(result.table), "objectives": result.objectives, "swept_keys": result.swept_keys,
-            "best": best, "pareto_points": pareto, "files": list(files)}
+            "best": best, "pareto_points": pareto, "zigzag_check": result.zigzag, "files": list(files)}
 
 
 def _fmt(value) -> str:
@@ -305,6 +330,14 @@ def markdown(result: DseResult) -> str:
                   for r in front[:50]]
         if len(front) > 50:
             lines.append(f"| ... {len(front) - 50} more in pareto.csv | |")
+        lines.append("")
+    if result.zigzag:
+        lines += ["## ZigZag check (zigzag-dse 3.9.1, lowest-energy points)", "",
+                  "| workload | point | energy µJ ours | ZigZag | latency ms ours | ZigZag |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {z['workload']} | {z['point']} | {z['energy_pj'] / 1e6:.4g} | "
+                  f"{z['zigzag_energy_pj'] / 1e6:.4g} | {z['latency_s'] * 1e3:.4g} | "
+                  f"{z['zigzag_latency_s'] * 1e3:.4g} |" for z in result.zigzag]
         lines.append("")
     return "\n".join(lines)
 

@@ -57,7 +57,7 @@ def run_dse_cmd(args: argparse.Namespace) -> int:
     result = dse(args.hardware, args.workload, sweep=sweep, points=points, objectives=objectives,
                  dataset=args.dataset, limit=None if args.yes else 100_000, progress=not args.json)
     if args.check_zigzag:
-        from ..zigzag_check import attach_zigzag
+        from ..dse import attach_zigzag
 
         attach_zigzag(result, args.check_zigzag)
     files = write_outputs(result, args.out, plots=not args.no_plots)

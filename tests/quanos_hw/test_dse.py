@@ -138,3 +138,17 @@ def test_html_rows_keep_the_front_and_spread_the_rest():
     keep = html_rows(pareto, 100)
     assert keep.sum() == 100 and keep[[3, 500, 999]].all()
     assert html_rows(pareto, 2000).all()
+
+
+@pytest.mark.slow
+def test_check_zigzag_puts_zigzag_beside_the_lowest_energy_points(tmp_path, capsys):
+    pytest.importorskip("zigzag")
+    code = main(["dse", "--hardware", "bitfusion45", "--sweep", "array.rows=8,16", "--workload",
+                 "small_cnn/mnist5k@8", "--out", str(tmp_path / "o"), "--no-plots", "--check-zigzag", "1", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    (check,) = summary["zigzag_check"]
+    rows = list(csv.DictReader((tmp_path / "o" / "dse.csv").open()))
+    lowest = min(rows, key=lambda r: float(r["energy_pj"]))
+    assert check["point"] == int(lowest["point"]) and float(lowest["zigzag_energy_pj"]) == check["zigzag_energy_pj"]
+    assert 0.2 < check["energy_pj"] / check["zigzag_energy_pj"] < 5
