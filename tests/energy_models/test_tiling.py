@@ -94,7 +94,7 @@ def test_consumer_reads_from_chip_only_if_the_producer_kept_its_output():
 caps = st.floats(min_value=1e-3, max_value=1e6) | st.just(math.inf)  # a buffer has capacity > 0 (validated)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(w=st.floats(1, 1e5), i=st.floats(1, 1e5), o=st.floats(1, 1e5), cw=caps, ci=caps, co=caps,
        shrink=st.floats(1e-3, 1.0), on_chip=st.booleans(), shared=st.booleans())
 def test_smaller_buffers_never_lower_dram_traffic(w, i, o, cw, ci, co, shrink, on_chip, shared):
@@ -103,7 +103,7 @@ def test_smaller_buffers_never_lower_dram_traffic(w, i, o, cw, ci, co, shrink, o
     assert small.dram_bits[0] >= big.dram_bits[0] - 1e-9 * big.dram_bits[0]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(w=st.floats(1, 1e5), i=st.floats(1, 1e5), o=st.floats(1, 1e5), cw=caps, ci=caps, co=caps,
        grow=st.floats(1.0, 8.0), on_chip=st.booleans())
 def test_more_bits_never_lower_dram_traffic(w, i, o, cw, ci, co, grow, on_chip):
