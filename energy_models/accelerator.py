@@ -231,19 +231,20 @@ def parse_accelerator(raw: object, origin: str = "<dict>") -> Accelerator:
     sources = top.get("sources", {})
     if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
         raise InputError(f"{where}: sources must map field names to citation strings")
+    name, description = top.text("name") or "accelerator", top.text("description")
+    mac = _mac(top.need("mac"), f"{where}: mac")
+    array = _array(top.need("array"), f"{where}: array")
+    top.need("clock_mhz")
+    clock_mhz = top.real("clock_mhz", 0, MAX_CLOCK_MHZ, "MHz")
+    batch = top.int("batch", 1, MAX_BATCH, default=1)
+    memory = _Fields(top.need("memory"), f"{where}: memory", ("dram", "buffers", "network_input_on_chip"))
     return Accelerator(
-        name=top.text("name") or "accelerator",
-        description=top.text("description"),
-        mac=_mac(top.need("mac"), f"{where}: mac"),
-        array=_array(top.need("array"), f"{where}: array"),
-        clock_mhz=top.real("clock_mhz", 0, MAX_CLOCK_MHZ, "MHz", default=top.need("clock_mhz")),
-        batch=top.int("batch", 1, MAX_BATCH, default=1),
+        name=name, description=description, mac=mac, array=array, clock_mhz=clock_mhz, batch=batch,
         technology=table,
         node_nm=node_nm,
-        dram=_dram(_Fields(top.need("memory"), f"{where}: memory", ("dram", "buffers", "network_input_on_chip"))
-                   .need("dram"), f"{where}: memory.dram"),
-        buffers=_buffers(top.need("memory"), f"{where}: memory"),
-        network_input_on_chip=_flag(top.need("memory").get("network_input_on_chip", False),
+        dram=_dram(memory.need("dram"), f"{where}: memory.dram"),
+        buffers=_buffers(memory.raw, f"{where}: memory"),
+        network_input_on_chip=_flag(memory.get("network_input_on_chip", False),
                                     f"{where}: memory.network_input_on_chip"),
         latency=top.choice("latency", LATENCY_MODES, "overlapped"),
         sources=dict(sources),

@@ -83,7 +83,7 @@ class AcceleratorEstimate(Estimate):
         return (self.utilization * macs).sum(axis=-1) / macs.sum()
 
 
-def _design_values(accelerator: Accelerator, design: dict | None) -> tuple[dict, int | None]:
+def _design_values(accelerator: Accelerator, design: dict | None) -> dict:
     """Numeric fields as floats, or (D, 1, 1) arrays where ``design`` sweeps them."""
     a = accelerator
     values = {"array.rows": a.array.rows, "array.cols": a.array.cols, "batch": a.batch, "clock_mhz": a.clock_mhz,
@@ -91,7 +91,7 @@ def _design_values(accelerator: Accelerator, design: dict | None) -> tuple[dict,
     for b in a.buffers:
         values[f"memory.buffers.{b.name}.capacity_bytes"] = b.capacity_bytes
     if not design:
-        return values, None
+        return values
     sizes = set()
     for key, column in design.items():
         if key not in values:
@@ -103,7 +103,7 @@ def _design_values(accelerator: Accelerator, design: dict | None) -> tuple[dict,
         values[key] = arr.reshape(-1, 1, 1)
     if len(sizes) != 1:
         raise InputError(f"design columns have different lengths: {sorted(sizes)}")
-    return values, sizes.pop()
+    return values
 
 
 def _scale(kind: str, from_nm: float | None, to_nm: float, what: str) -> float:
@@ -173,7 +173,7 @@ def estimate_accelerator(
     a_in = _operand_bits(layers, a, input_bit_width, input_bits)
     tech = load_technology(acc.technology)
     arch = get_architecture(acc.mac.architecture, tech, acc.mac.params or None)
-    values, _ = _design_values(acc, design)
+    values = _design_values(acc, design)
     batch, rows, cols = values["batch"], values["array.rows"], values["array.cols"]
 
     count = {k: np.array([getattr(layer, k) for layer in layers], float) for k in ("macs", "weights", "inputs",

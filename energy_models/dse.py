@@ -208,11 +208,10 @@ def run_dse(base: Accelerator, points: list[dict], workloads: Sequence[Workload]
         raise InputError("give at least one workload")
     check_keys(base, {k for p in points for k in p})
     raw = base.to_dict()
-    vector = _vector_keys(base)
     values: dict[str, np.ndarray] = {}  # column -> (points * workloads,) in row order
     for group_items, indices in _groups(base, points).items():
         group = dict(group_items)
-        desc = _checked(raw, group, points, indices, vector)
+        desc = _checked(raw, group, points, indices)
         design = {k: [points[i][k] for i in indices] for k in points[indices[0]] if k not in group}
         for w, wl in enumerate(workloads):
             rows = np.asarray(indices) * len(workloads) + w
@@ -223,7 +222,7 @@ def run_dse(base: Accelerator, points: list[dict], workloads: Sequence[Workload]
     return _table(points, workloads, values)
 
 
-def _checked(raw: dict, group: dict, points: list[dict], indices: list[int], vector: set[str]) -> Accelerator:
+def _checked(raw: dict, group: dict, points: list[dict], indices: list[int]) -> Accelerator:
     """The group's description, every swept value of the group validated by the parser."""
     desc = parse_accelerator(apply_point(raw, group), f"at design point {points[indices[0]]}")
     for key in {k for i in indices for k in points[i]} - set(group):
