@@ -75,6 +75,7 @@ CONFIG_RANGES: dict[str, Range] = {
     # robustness
     "large_eps": FRACTION, "large_eps_steps": Range(1, MAX_STEPS),
     "large_eps_samples": Range(1, MAX_SAMPLES, optional=True), "check_tolerance": FRACTION,
+    "robustness_samples": Range(1, MAX_SAMPLES, optional=True),
     "eval_batch_size": Range(1, MAX_BATCH),
     # bits and QUANOS
     "input_bit_width": BITS, "k_init": BITS, "k_min": BITS, "uniform_bits": BITS, "bit_choices": BITS,

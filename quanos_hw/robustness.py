@@ -9,17 +9,30 @@ Quantized networks are known to mask gradients, so every evaluation carries chec
 terms of attack properties, not names (Carlini et al., "On Evaluating Adversarial Robustness",
 2019; Athalye et al., ICML 2018):
 
-* ``iterative_not_weaker_than_single_step``: an iterative attack's accuracy <= a single-step
-  attack's at the same eps (+ tolerance). A single-step attack is also evaluated at every eps of
-  an iterative attack, so the pairs exist;
-* ``large_eps_near_chance``: the reference attack (the first iterative one, else the first) in
-  its deterministic form at a very large eps (default 0.5) drives accuracy to at most chance +
-  margin; a model whose gradients are useless stays accurate (a diagnostic, run on the first
-  ``large_eps_samples`` test images, default 200);
+* ``iterative_not_weaker_than_single_step``: an iterative gradient attack's accuracy <= a
+  single-step attack's at the same eps (+ tolerance). A single-step attack is also evaluated at
+  every eps of an iterative gradient attack, so the pairs exist;
+* ``large_eps_near_chance``: the reference attack (the first iterative gradient attack, else the
+  first gradient attack, else the first) in its deterministic form at a very large eps (default
+  0.5) drives accuracy to at most chance + margin; a model whose gradients are useless stays
+  accurate (a diagnostic, run on the first ``large_eps_samples`` test images, default 200);
 * ``blackbox_not_stronger_than_whitebox``: no transfer attack beats the same white-box attack
   at the same eps (- tolerance); if one does, the white-box gradients are unreliable;
 * ``accuracy_monotone_in_eps``: for every attack with several eps, accuracy does not rise with
-  eps (+ tolerance).
+  eps (+ tolerance);
+* ``whitebox_not_beaten_by_gradient_free_or_transfer`` (the masking warning): on the worst-case
+  images, no gradient-free (score-based, e.g. Square) or transfer attack takes more than
+  ``masking_margin`` (2 points) off the accuracy that every white-box gradient attack together
+  (straight-through and float twin) left; if one does, the gradients are masked and the white-box
+  numbers are too optimistic (:mod:`quanos_hw.worst_case`).
+
+**Worst case** (AutoAttack's protocol, Croce & Hein, ICML 2020): on the first ``samples`` test
+images (the suite's, config key ``robustness``; :mod:`quanos_hw.attacks.suites`), every attack
+evaluated at the reference eps (the configured ones white-box and transferred from the surrogate,
+and the suite's strong attacks; on a quantized model every gradient attack of the suite also
+through its float twin, :mod:`quanos_hw.adaptive`) gives a per-image verdict, and an image counts as
+robust only if it is classified correctly without attack and under every one of them. Images
+misclassified without attack are not attacked by the suite (they are not robust either way).
 
 A check that has nothing to compare (no iterative and single-step pair, no transfer set, no
 attack with several eps) is left out, never passed by default; a failed check is reported
@@ -30,12 +43,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import torch
 from torch import nn
 
 from .attacks import AttackSpec, attack_dataset, attack_specs, check_eps, default_attacks
+from .attacks.suites import SUITES
+from .bounds import MAX_SAMPLES, Range, check_number
 from .data import Batches, DatasetInfo, TensorData, as_tensor_data
 from .errors import InputError
 from .training import evaluate
+from .worst_case import Verdict, WorstCase, component_label, correct_mask, run_suite, via, worst_case
 
 
 def eps_key(eps: float) -> str:
@@ -44,7 +61,13 @@ def eps_key(eps: float) -> str:
 
 @dataclass(frozen=True)
 class AttackConfig:
-    """The attacks to run (specs, or mappings ``{name, eps, ...}``) and the sanity-check settings."""
+    """The attacks to run (specs, or mappings ``{name, eps, ...}``) and the sanity-check settings.
+
+    ``robustness`` names the worst-case suite (:data:`quanos_hw.attacks.suites.SUITES`) whose strong
+    attacks join the configured ones at the reference eps (None: none join; the worst case is then
+    over the configured attacks); ``robustness_samples`` overrides the suite's image count (None:
+    the suite's; all images without a suite). ``adaptive``: also run the suite's gradient attacks
+    through the float twin of a quantized model. ``masking_margin``: the masking warning's margin."""
 
     attacks: tuple[AttackSpec, ...]
     large_eps: float = 0.5
@@ -54,16 +77,28 @@ class AttackConfig:
     chance_margin: float = 0.1
     seed: int = 0
     batch_size: int = 256
+    robustness: str | None = None
+    robustness_samples: int | None = None
+    adaptive: bool = True
+    masking_margin: float = 0.02
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attacks", attack_specs(self.attacks))
         check_eps(self.large_eps, "large_eps")
-        if self.large_eps_samples is not None and self.large_eps_samples < 1:
-            raise InputError(f"large_eps_samples must be a positive integer or None, got {self.large_eps_samples!r}")
+        for name in ("large_eps_samples", "robustness_samples"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InputError(f"{name} must be a positive integer or None, got {value!r}")
+            check_number(value, Range(1, MAX_SAMPLES, optional=True), name)
         for name in ("large_eps_steps", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if self.robustness is not None:
+            SUITES.get(self.robustness)  # an unknown suite is an UnknownNameError listing the suites
+        if not isinstance(self.adaptive, bool):
+            raise InputError(f"adaptive must be true or false, got {self.adaptive!r}")
+        check_eps(self.masking_margin, "masking_margin")
 
     @classmethod
     def for_dataset(cls, info: DatasetInfo, **overrides) -> AttackConfig:
@@ -72,15 +107,40 @@ class AttackConfig:
 
     def eps_grid(self) -> dict[str, tuple[float, ...]]:
         """Attack name -> the eps it is evaluated at (increasing): its own, and for a single-step
-        attack also every eps of an iterative attack (the pairs of the strength check)."""
-        iterative = {e for spec in self.attacks if spec.iterative for e in spec.eps}
-        return {spec.name: tuple(sorted(set(spec.eps) | (set() if spec.iterative else iterative)))
+        gradient attack also every eps of an iterative gradient attack (the pairs of the strength check)."""
+        iterative = {e for spec in self.attacks if spec.iterative and spec.uses_gradients for e in spec.eps}
+        return {spec.name: tuple(sorted(set(spec.eps) | (iterative if _single_step(spec) else set())))
                 for spec in self.attacks}
 
     @property
     def reference(self) -> AttackSpec:
-        """The headline attack: the first iterative attack configured, else the first."""
-        return next((spec for spec in self.attacks if spec.iterative), self.attacks[0])
+        """The headline attack: the first iterative gradient attack configured, else the first
+        gradient attack, else the first."""
+        gradient = [spec for spec in self.attacks if spec.uses_gradients]
+        return next((spec for spec in gradient if spec.iterative), (gradient or list(self.attacks))[0])
+
+    @property
+    def reference_eps(self) -> float:
+        """The eps of the headline number and of the worst case: the headline attack's largest."""
+        return max(self.reference.eps)
+
+    def worst_case_samples(self, available: int) -> int:
+        """How many of the first test images the worst case is evaluated on."""
+        suite = None if self.robustness is None else SUITES.get(self.robustness).samples
+        wanted = self.robustness_samples if self.robustness_samples is not None else suite
+        return available if wanted is None else min(wanted, available)
+
+    def suite_attacks(self, num_classes: int) -> tuple[AttackSpec, ...]:
+        """The suite's attacks at the reference eps, less those configured at that eps already."""
+        if self.robustness is None:
+            return ()
+        grid, eps = self.eps_grid(), self.reference_eps
+        return tuple(spec for spec in SUITES.get(self.robustness).attacks(eps, num_classes)
+                     if eps not in grid.get(spec.name, ()))
+
+
+def _single_step(spec: AttackSpec) -> bool:
+    return spec.uses_gradients and not spec.iterative
 
 
 @dataclass(frozen=True)
@@ -120,13 +180,17 @@ class RobustnessResult:
     reference: dict[str, str]
     large_eps: ProbeResult
     checks: list[SanityCheck] = field(default_factory=list)
+    worst_case: WorstCase | None = None
 
     @property
     def all_checks_passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict:
+        """JSON data (report.json's ``robustness`` of a model); ``worst_case`` only when evaluated."""
         out = asdict(self)
+        if out["worst_case"] is None:
+            del out["worst_case"]
         out["all_checks_passed"] = self.all_checks_passed
         return out
 
@@ -169,23 +233,45 @@ def evaluate_robustness(
     gathered once so that every attack sees the same images in the same order."""
     data = as_tensor_data(data)
     bs = config.batch_size
-    clean = evaluate(model, data, bs)
-    white = {name: {key: evaluate(model, adv, bs) for key, adv in by_eps.items()}
+    clean = evaluate(model, data, bs)  # also refuses an uncalibrated quantized model
+    white = {name: {key: correct_mask(model, adv, bs) for key, adv in by_eps.items()}
              for name, by_eps in _attack_all(model, data, config, "", progress).items()}
     black = None
     if transfer is not None:
         sizes = {len(adv) for by_eps in transfer.adversarial.values() for adv in by_eps.values()}
         if sizes != {len(data)}:
             raise InputError(f"the transfer set holds {sorted(sizes)} images, the test data {len(data)}")
-        black = {name: {key: evaluate(model, adv, bs) for key, adv in by_eps.items()}
+        black = {name: {key: correct_mask(model, adv, bs) for key, adv in by_eps.items()}
                  for name, by_eps in transfer.adversarial.items()}
+    worst = _worst_case(model, data, config, num_classes, white, black, progress)
+    white, black = _accuracies(white), None if black is None else _accuracies(black)
     probe = _large_eps_probe(model, data, config, progress)
     attacks = {spec.name: AttackResult(spec.to_dict(), spec.iterative, white[spec.name],
                                        None if black is None else black[spec.name]) for spec in config.attacks}
-    ref = config.reference
-    reference = {"attack": ref.name, "eps": eps_key(max(ref.eps))}
-    checks = sanity_checks(config, num_classes, white, probe, black)
-    return RobustnessResult(clean, attacks, reference, probe, checks)
+    reference = {"attack": config.reference.name, "eps": eps_key(config.reference_eps)}
+    checks = sanity_checks(config, num_classes, white, probe, black, worst)
+    return RobustnessResult(clean, attacks, reference, probe, checks, worst)
+
+
+def _accuracies(correct: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, float]]:
+    return {name: {key: float(mask.float().mean()) for key, mask in by_eps.items()} for name, by_eps in correct.items()}
+
+
+def _worst_case(model: nn.Module, data: TensorData, config: AttackConfig, num_classes: int,
+                white: dict[str, dict[str, torch.Tensor]], black: dict[str, dict[str, torch.Tensor]] | None,
+                progress: bool) -> WorstCase:
+    """The worst case at the reference eps on the first images: the configured attacks' verdicts
+    there (white-box, then transferred), then the suite's attacks (also through the float twin)."""
+    eps = config.reference_eps
+    key, n = eps_key(eps), config.worst_case_samples(len(data))
+    head = data.head(n)
+    clean = correct_mask(model, head, config.batch_size)
+    given = [Verdict(s.name, via(s), white[s.name][key][:n]) for s in config.attacks if key in white[s.name]]
+    if black is not None:
+        given += [Verdict(name, "transfer", by_eps[key][:n]) for name, by_eps in black.items() if key in by_eps]
+    given += run_suite(model, head, clean, config.suite_attacks(num_classes), given, eps, seed=config.seed,
+                       batch_size=config.batch_size, adaptive=config.adaptive, progress=progress)
+    return worst_case(config.robustness, key, clean, given, config.masking_margin)
 
 
 def _large_eps_probe(model: nn.Module, data: TensorData, config: AttackConfig, progress: bool) -> ProbeResult:
@@ -198,11 +284,12 @@ def _large_eps_probe(model: nn.Module, data: TensorData, config: AttackConfig, p
 
 
 def sanity_checks(config: AttackConfig, num_classes: int, white: dict[str, dict[str, float]], probe: ProbeResult,
-                  black: dict[str, dict[str, float]] | None) -> list[SanityCheck]:
-    """The checks on accuracies by attack name and eps key (white-box, black-box or None)."""
+                  black: dict[str, dict[str, float]] | None, worst: WorstCase | None = None) -> list[SanityCheck]:
+    """The checks on accuracies by attack name and eps key (white-box, black-box or None) and on
+    the worst case's components (the masking warning)."""
     tol = config.tolerance
-    iterative = [s.name for s in config.attacks if s.iterative]
-    single = [s.name for s in config.attacks if not s.iterative]
+    iterative = [s.name for s in config.attacks if s.iterative and s.uses_gradients]
+    single = [s.name for s in config.attacks if _single_step(s)]
     checks = []
     pairs = [(i, s, e) for i in iterative for s in single for e in white[i] if e in white[s]]
     if pairs:
@@ -231,7 +318,24 @@ def sanity_checks(config: AttackConfig, num_classes: int, white: dict[str, dict[
         checks.append(SanityCheck(
             "accuracy_monotone_in_eps", not rises,
             "; ".join(f"{n} by increasing eps: " + ", ".join(f"{v:.3f}" for v in vals) for n, vals in several.items())))
-    return checks
+    masking = _masking_check(worst)
+    return checks + ([masking] if masking is not None else [])
+
+
+def _masking_check(worst: WorstCase | None) -> SanityCheck | None:
+    """The masking warning: a gradient-free or transfer attack breaks more than the margin of the
+    worst-case images that every white-box attack left robust (left out when either kind is missing)."""
+    others = [] if worst is None else [c for c in worst.components if c.beyond_white_box is not None]
+    if worst is None or worst.best_white_box is None or not others:
+        return None
+    shown = worst.beating_white_box() or [max(others, key=lambda c: c.beyond_white_box)]
+    lowered = "; ".join(f"{component_label(c)} by {c.beyond_white_box:.3f}" for c in shown)
+    best = worst.best_white_box
+    detail = (f"white-box worst case {worst.white_box:.3f} lowered: {lowered} (best single white-box "
+              f"{component_label(best)} {best.accuracy:.3f}; eps {worst.eps}, {worst.samples} images, margin "
+              f"{worst.margin:.2f})")
+    return SanityCheck("whitebox_not_beaten_by_gradient_free_or_transfer", not worst.masking_warning,
+                       ("masking warning: " + detail) if worst.masking_warning else detail)
 
 
 # -- reading a robustness dict (RobustnessResult.to_dict(), as in report.json) ---------------------
@@ -249,9 +353,30 @@ def reference_accuracy(robustness: dict, black_box: bool = False) -> float | Non
 
 def accuracy_columns(robustness: dict) -> dict[str, float | None]:
     """Labelled accuracies in evaluation order: 'clean', '<attack> <eps>' for every attack and eps
-    (white-box), then 'black-box <attack> <eps>' for the headline attack (None when not run)."""
+    (white-box), then 'black-box <attack> <eps>' for the headline attack (None when not run), then
+    'worst-case <eps>' (on the worst case's images) when the worst case was evaluated."""
     out = {"clean": robustness["clean"]}
     for name, result in robustness["attacks"].items():
         out.update({f"{name} {key}": acc for key, acc in result["white_box"].items()})
     out[f"black-box {reference_label(robustness)}"] = reference_accuracy(robustness, black_box=True)
+    if "worst_case" in robustness:
+        out[f"worst-case {robustness['worst_case']['eps']}"] = worst_case_accuracy(robustness)
     return out
+
+
+def worst_case_accuracy(robustness: dict) -> float | None:
+    """The worst-case robust accuracy (None for a report from before it was evaluated)."""
+    worst = robustness.get("worst_case")
+    return None if worst is None else worst["accuracy"]
+
+
+def worst_case_line(report: dict) -> str:
+    """One line on the worst case of a run's report (the QUANOS model's, the same for every model
+    but for the float-twin components, which only quantized models have)."""
+    worst = report["models"]["quanos"]["robustness"].get("worst_case")
+    if worst is None:
+        return "not evaluated"
+    names = ", ".join(dict.fromkeys(component_label(c) for c in worst["components"]))
+    return (f"worst case over {names} at eps {worst['eps']} on the first {worst['samples']} test images "
+            f"(suite {worst['suite']}; '!': masking warning)")
+

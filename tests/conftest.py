@@ -47,11 +47,13 @@ def trained_small_cnn(mnist5k):
     return model
 
 
-#: the keys every experiment shares, set for speed (synthetic data, 1+1 epochs, short attacks)
+#: the keys every experiment shares, set for speed (synthetic data, 1+1 epochs, short attacks, the
+#: smoke-test worst-case suite on 40 images)
 FAST_EXPERIMENT = ["dataset=synthetic", "synthetic_train=300", "synthetic_test=120", "warmup_epochs=1",
                    "qat_epochs=1",
                    "attacks=[{name: fgsm, eps: [0.05, 0.1, 0.2]}, {name: pgd, eps: [0.1], alpha: 0.025, steps: 3}]",
-                   "large_eps_steps=3", "large_eps_samples=60", "batch_size=50"]
+                   "large_eps_steps=3", "large_eps_samples=60", "robustness=quick", "robustness_samples=40",
+                   "batch_size=50"]
 #: a complete ``quanos run`` in about 15 s on 2 cores
 FAST = FAST_EXPERIMENT + ["ans_batches=2", "mac_architectures=[fixed16, data_gated, bitfusion]"]
 

@@ -81,13 +81,16 @@ def attack_dataset(
 class AttackSpec(ABC):
     """An attack's parameters: ``eps``, the L-inf budgets (in [0, 1] pixels) it is evaluated at,
     plus what the subclass adds. Class attributes describe the attack to the sanity checks:
-    ``iterative`` (several gradient steps; must not be weaker than a single-step attack) and
-    ``randomized`` (draws a random start; seeded by ``seed``, or by the evaluation seed when None).
+    ``iterative`` (several steps; a gradient attack that iterates must not be weaker than a
+    single-step one), ``randomized`` (draws random numbers; seeded by ``seed``, or by the evaluation
+    seed when None) and ``uses_gradients`` (False for a score-based, gradient-free attack, which the
+    masking check compares with the best gradient attack).
     """
 
     name: ClassVar[str] = ""
     iterative: ClassVar[bool] = False
     randomized: ClassVar[bool] = False
+    uses_gradients: ClassVar[bool] = True
 
     eps: tuple[float, ...]
 

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="quanos", description="QUANOS hybrid quantization and hardware energy estimation",
                      epilog="'quanos list' prints the names every option accepts (models, datasets, MAC "
-                            "architectures, technologies, dataflows, accelerators, attacks, metrics, policies).")
+                            "architectures, technologies, dataflows, accelerators, attacks, suites, metrics, "
+                            "policies).")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"quanos-hw {__version__}")

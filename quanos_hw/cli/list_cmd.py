@@ -64,6 +64,12 @@ def _attacks() -> list[str]:
     return ATTACKS.names()
 
 
+def _suites() -> list[str]:
+    from ..attacks.suites import SUITES
+
+    return SUITES.names()
+
+
 def _metrics() -> list[str]:
     from ..sensitivity import METRICS
 
@@ -85,6 +91,7 @@ KINDS: dict[str, tuple[str, Callable[[], list[str]]]] = {
     "dataflows": ("memory dataflows", _dataflows),
     "accelerators": ("shipped accelerator descriptions; --hardware also takes a YAML/JSON file", _accelerators),
     "attacks": ("adversarial attacks", _attacks),
+    "suites": ("worst-case attack suites (config key 'robustness')", _suites),
     "metrics": ("sensitivity metrics", _metrics),
     "policies": ("bit allocation policies", _policies),
 }

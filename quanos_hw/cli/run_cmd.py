@@ -75,23 +75,27 @@ def resolve_config(args: argparse.Namespace):
 
 
 def summary(result) -> str:
-    from ..robustness import reference_accuracy, reference_label
+    from ..robustness import reference_accuracy, reference_label, worst_case_line
 
     r = result.report
     models = r["models"]
     arch = "data_gated" if "data_gated" in r["config"]["mac_architectures"] else r["config"]["mac_architectures"][0]
     attack = reference_label(models["quanos"]["robustness"])
-    lines = [f"headline attack: {attack} (BB: black-box, from the surrogate)", "",
-             f"{'model':<12}{'bits':>6}{'clean':>8}{'attack':>8}{'BB':>8}{'E ' + arch + ' (uJ)':>22}{'x vs u16':>10}"
-             f"{'x vs u8':>9}{'size x fp32':>13}"]
+    lines = [f"headline attack: {attack} (BB: black-box, from the surrogate)", f"worst: {worst_case_line(r)}", "",
+             f"{'model':<12}{'bits':>6}{'clean':>8}{'attack':>8}{'BB':>8}{'worst':>8}{'E ' + arch + ' (uJ)':>22}"
+             f"{'x vs u16':>10}{'x vs u8':>9}{'size x fp32':>13}"]
     for name, m in models.items():
         rob = m["robustness"]
         e = m["energy"][arch] if m["energy"] else None
         bits = "fp32" if m["mean_weight_bits"] is None else f"{m['mean_weight_bits']:.2f}"
         energy = (f"{e['energy_pj'] / 1e6:>22.3f}{e['saving_vs_uniform16']:>10.2f}{e['saving_vs_uniform8']:>9.2f}"
                   if e else f"{'n/a':>22}{'':>10}{'':>9}")
+        worst = rob.get("worst_case")
+        worst = f"{'n/a':>8}" if worst is None else f"{100 * worst['accuracy']:>7.1f}" + (
+            "!" if worst["masking_warning"] else "%")
         lines.append(f"{name:<12}{bits:>6}{100 * rob['clean']:>7.1f}%{100 * reference_accuracy(rob):>7.1f}%"
-                     f"{100 * reference_accuracy(rob, black_box=True):>7.1f}%{energy}{m['compression_vs_fp32']:>13.2f}")
+                     f"{100 * reference_accuracy(rob, black_box=True):>7.1f}%{worst}{energy}"
+                     f"{m['compression_vs_fp32']:>13.2f}")
     bits = " ".join(str(v["weight_bit_width"]) for v in r["bits"].values())
     q = r["quanos"]
     metric = f"ANS eps {q['ans_eps']:.4g}" if q["metric"] == "ans" else f"metric {q['metric']}"

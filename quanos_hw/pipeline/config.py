@@ -71,6 +71,11 @@ class ExperimentConfig:
     large_eps_samples: int | None = 200
     check_tolerance: float = 0.01
     eval_batch_size: int = 256
+    # the worst-case suite (quanos_hw.attacks.suites): 'default' (APGD-CE and Square on the first
+    # 200 test images, within the run's time budget) or 'full' (APGD-CE, APGD-DLR, Square with
+    # 5000 queries on every test image); robustness_samples overrides its image count
+    robustness: str = "default"
+    robustness_samples: int | None = None
     # hardware
     technology: str = "horowitz45"
     dataflow: str = "weights_dram_acts_sram"
@@ -237,6 +242,7 @@ def _choices() -> dict[str, list[str]]:
     """
     from energy_models import DATAFLOWS, list_architectures
 
+    from ..attacks.suites import SUITES
     from ..data import list_datasets
     from ..layers import WEIGHT_QUANTIZERS
     from ..models import list_models
@@ -247,7 +253,7 @@ def _choices() -> dict[str, list[str]]:
     return {"dataset": list_datasets(), "model": list_models(), "weight_scaling": list(WEIGHT_QUANTIZERS),
             "device": list(DEVICES), "optimizer": list(OPTIMIZERS), "ans_activation": list(ACTIVATION_POINTS),
             "dataflow": list(DATAFLOWS), "augment": ["none", *AUGMENTATIONS],
-            "mac_architectures": list_architectures()}
+            "mac_architectures": list_architectures(), "robustness": SUITES.names()}
 
 
 def _check_names(c: ExperimentConfig) -> None:

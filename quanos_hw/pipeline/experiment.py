@@ -34,7 +34,7 @@ from .workspace import Workspace
 
 #: the keys of a training phase's state and of an evaluation's
 TRAIN_KEYS = ("quantized", "bits", "history", "test_accuracy")
-EVAL_KEYS = ("clean", "attacks", "reference", "large_eps", "checks", "all_checks_passed")
+EVAL_KEYS = ("clean", "attacks", "reference", "large_eps", "checks", "all_checks_passed", "worst_case")
 
 
 def pick_device(name: str) -> torch.device:
@@ -174,7 +174,8 @@ class Runner:
         c = self.c
         return AttackConfig(attacks=c.attacks, large_eps=c.large_eps, large_eps_steps=c.large_eps_steps,
                             large_eps_samples=c.large_eps_samples, tolerance=c.check_tolerance, seed=c.seed,
-                            batch_size=c.eval_batch_size)
+                            batch_size=c.eval_batch_size, robustness=c.robustness,
+                            robustness_samples=c.robustness_samples)
 
     def evaluate_all(self, models: dict[str, str]) -> dict[str, dict]:
         """Robustness of each model (name -> phase), every attack of the configuration."""

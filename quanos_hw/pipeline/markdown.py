@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..robustness import accuracy_columns, reference_accuracy, reference_label
+from ..attacks import ATTACKS
+from ..robustness import accuracy_columns, reference_accuracy, reference_label, worst_case_accuracy
+from ..worst_case import component_label
 
 
 def _pct(value: float | None) -> str:
@@ -49,9 +51,14 @@ def comparison_vs_uniform8(report: dict) -> list[str]:
     adv_delta = 100 * (reference_accuracy(q["robustness"]) - reference_accuracy(u8["robustness"]))
     clean_delta = 100 * (q["robustness"]["clean"] - u8["robustness"]["clean"])
     lines = [f"- clean accuracy: {clean_delta:+.1f} points; {label} accuracy: {adv_delta:+.1f} points "
-             "(paper, CIFAR at iso-accuracy: adversarial +3 to +4 points)",
-             f"- compression (storage ratio, > 1 is smaller): {u8['size_bits'] / q['size_bits']:.2f}× vs uniform "
-             f"8-bit, {q['compression_vs_fp32']:.2f}× vs float32 (paper: > 5× compression)"]
+             "(paper, CIFAR at iso-accuracy: adversarial +3 to +4 points)"]
+    if worst_case_accuracy(q["robustness"]) is not None and worst_case_accuracy(u8["robustness"]) is not None:
+        worst = q["robustness"]["worst_case"]
+        worst_delta = 100 * (worst_case_accuracy(q["robustness"]) - worst_case_accuracy(u8["robustness"]))
+        lines.append(f"- worst-case robust accuracy: {worst_delta:+.1f} points (every attack at eps {worst['eps']}, "
+                     f"first {worst['samples']} images)")
+    lines.append(f"- compression (storage ratio, > 1 is smaller): {u8['size_bits'] / q['size_bits']:.2f}× vs uniform "
+                 f"8-bit, {q['compression_vs_fp32']:.2f}× vs float32 (paper: > 5× compression)")
     archs = report["config"]["mac_architectures"]
     savings = ", ".join(f"{a} {q['energy'][a]['saving_vs_uniform8']:.2f}×" for a in archs)
     lines.append(f"- energy saving vs uniform 8-bit: {savings} (paper: > 2×)")
@@ -64,13 +71,45 @@ def _attacks_line(report: dict) -> str:
     for name, result in rob["attacks"].items():
         params = ", ".join(f"{k} {v}" for k, v in result["params"].items()
                            if k not in ("name", "eps") and v is not None)
-        described.append(f"{name} ({'iterative' if result['iterative'] else 'single step'}"
+        kind = "iterative" if result["iterative"] else "single step"
+        gradient_free = name in ATTACKS and not ATTACKS.get(name).uses_gradients
+        described.append(f"{name} ({'gradient-free' if gradient_free else kind}"
                          + (f"; {params}" if params else "") + ")")
     probe = rob["large_eps"]
     return (f"Attacks (L∞, white-box on each model): {', '.join(described)}; black-box = "
             f"{reference_label(rob)} examples transferred from an independently trained float surrogate (seed "
             f"{report['surrogate']['seed']}, clean {_pct(report['surrogate']['clean'])}%). Large-eps probe: "
             f"{probe['attack']} at eps {probe['eps']:.3g} ({probe['steps']} steps, first {probe['samples']} images).")
+
+
+def worst_case_section(report: dict) -> list[str]:
+    """The worst case per model: each component's accuracy on the worst-case images, the white-box
+    and overall worst case, and the masking flag (empty for a report without a worst case)."""
+    models = report["models"]
+    worst = {n: models[n]["robustness"].get("worst_case") for n in _order(models)}
+    if any(w is None for w in worst.values()):
+        return []
+    fullest = max(worst.values(), key=lambda w: len(w["components"]))  # a quantized model: with the twin
+    labels = list(dict.fromkeys(component_label(c) for w in (fullest, *worst.values()) for c in w["components"]))
+    first = worst["quanos"]
+    out = ["## Worst case (AutoAttack protocol)", "",
+           f"On the first {first['samples']} test images at eps {first['eps']} (suite `{first['suite']}`): an image "
+           "counts as robust only if it is classified correctly without attack and under every attack below "
+           "(white-box with the straight-through gradient, white-box through the float twin (BPDA; quantized "
+           "models only), gradient-free, and transferred from the surrogate). Accuracies in %; a gradient-free "
+           "suite attack runs only on the images every white-box attack left robust (n/a), and the "
+           "`beyond` columns give the points it and the transfer attacks take off the white-box worst case. "
+           f"Masking warning: one of them takes off more than {100 * first['margin']:.0f} points.", "",
+           "| model | clean | " + " | ".join(labels) + " | white-box worst | beyond (gradient-free, transfer) "
+           "| **worst case** | masking warning |", "|---|" + "---|" * (len(labels) + 5)]
+    for name, w in worst.items():
+        by_label = {component_label(c): c for c in w["components"]}
+        cells = ["–" if label not in by_label else _pct(by_label[label]["accuracy"]) for label in labels]
+        beyond = ", ".join(f"{component_label(c)} {100 * c['beyond_white_box']:.1f}" for c in w["components"]
+                           if c["beyond_white_box"] is not None) or "–"
+        out.append(f"| {name} | {_pct(w['clean'])} | " + " | ".join(cells) + f" | {_pct(w['white_box'])} | {beyond} "
+                   f"| **{_pct(w['accuracy'])}** | {'**YES**' if w['masking_warning'] else 'no'} |")
+    return out + [""]
 
 
 def _checks_table(report: dict) -> list[str]:
@@ -114,6 +153,7 @@ def render_markdown(report: dict) -> str:
         f"Accuracies on the {ds['test_size']} test images. {_attacks_line(report)} {_hardware_line(report)}", "",
         "## Summary", "", *summary_table(report), "",
         "## QUANOS vs uniform 8-bit", "", *comparison_vs_uniform8(report), "",
+        *worst_case_section(report),
         "## Sanity checks", "", *_checks_table(report),
     ]
     out += ["", "All checks passed." if report["sanity"]["all_passed"] else

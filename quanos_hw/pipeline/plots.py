@@ -10,7 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..io import atomic_write_bytes
-from ..robustness import reference_accuracy, reference_label
+from ..robustness import reference_accuracy, reference_label, worst_case_accuracy
 
 
 def save_figure(fig: Figure, path: Path) -> None:
@@ -40,17 +40,20 @@ def ans_bits_figure(report: dict) -> Figure:
 
 
 def pareto_figure(report: dict) -> Figure:
-    """One column per MAC architecture; top row clean accuracy, bottom row accuracy under the
-    headline attack (the first iterative one configured)."""
+    """One column per MAC architecture; rows: clean accuracy, accuracy under the headline attack
+    (the first iterative one configured) and, when evaluated, the worst-case robust accuracy."""
     archs = report["config"]["mac_architectures"]
     models = report["models"]
     uniform = sorted((n for n, m in models.items() if m["kind"] == "uniform"), key=lambda n: models[n]["bit_width"])
-    fig = Figure(figsize=(3.6 * len(archs), 6.4))
-    rows = ((lambda rob: rob["clean"], "clean accuracy (%)", "tab:red"),
-            (reference_accuracy, f"{reference_label(models['quanos']['robustness'])} accuracy (%)", "tab:orange"))
+    rows = [(lambda rob: rob["clean"], "clean accuracy (%)", "tab:red"),
+            (reference_accuracy, f"{reference_label(models['quanos']['robustness'])} accuracy (%)", "tab:orange")]
+    if all(worst_case_accuracy(m["robustness"]) is not None for m in models.values()):
+        rows.append((worst_case_accuracy, f"worst-case {models['quanos']['robustness']['worst_case']['eps']} "
+                                          "accuracy (%)", "tab:purple"))
+    fig = Figure(figsize=(3.6 * len(archs), 3.2 * len(rows)))
     for col, arch in enumerate(archs):
         for row, (metric, ylabel, color) in enumerate(rows):
-            ax = fig.add_subplot(2, len(archs), row * len(archs) + col + 1)
+            ax = fig.add_subplot(len(rows), len(archs), row * len(archs) + col + 1)
             xs = [models[n]["energy"][arch]["energy_pj"] / 1e6 for n in uniform]
             ys = [100 * metric(models[n]["robustness"]) for n in uniform]
             ax.plot(xs, ys, "o-", color="tab:gray", label="uniform")
@@ -63,7 +66,7 @@ def pareto_figure(report: dict) -> Figure:
             ax.grid(alpha=0.3)
             if row == 0:
                 ax.set_title(arch)
-            else:
+            if row == len(rows) - 1:
                 ax.set_xlabel("energy per inference (µJ)")
             if col == 0:
                 ax.set_ylabel(ylabel)

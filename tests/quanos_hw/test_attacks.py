@@ -6,7 +6,20 @@ import torchattacks
 from torch.utils.data import DataLoader, TensorDataset
 
 from quanos_hw import create_model, quantizable_layers
-from quanos_hw.attacks import ATTACKS, FGSM, PGD, AttackSpec, FGSMRandomStart, attack_dataset, attack_spec, fgsm, pgd
+from quanos_hw.attacks import (
+    ATTACKS,
+    FGSM,
+    PGD,
+    APGDCrossEntropy,
+    APGDDifferenceOfLogitsRatio,
+    AttackSpec,
+    FGSMRandomStart,
+    Square,
+    attack_dataset,
+    attack_spec,
+    fgsm,
+    pgd,
+)
 from quanos_hw.attacks.fgsm_rs import fgsm_rs
 from quanos_hw.errors import InputError
 from quanos_hw.quantization import calibrate_activations, set_quantization
@@ -110,15 +123,22 @@ def test_fgsm_rs_equals_torchattacks_ffgsm_bit_for_bit(models, batch):
 
 # -- the registry and the specs: every registered attack -----------------------------------------
 def test_the_registry_lists_every_attack_and_its_spec():
-    assert ATTACKS.names() == ["fgsm", "fgsm_rs", "pgd"]
-    assert [ATTACKS.get(n) for n in ATTACKS.names()] == [FGSM, FGSMRandomStart, PGD]
-    assert {n: (ATTACKS.get(n).iterative, ATTACKS.get(n).randomized) for n in ATTACKS} == {
-        "fgsm": (False, False), "fgsm_rs": (False, True), "pgd": (True, True)}
+    assert ATTACKS.names() == ["apgd_ce", "apgd_dlr", "fgsm", "fgsm_rs", "pgd", "square"]
+    assert [ATTACKS.get(n) for n in ATTACKS.names()] == [APGDCrossEntropy, APGDDifferenceOfLogitsRatio, FGSM,
+                                                         FGSMRandomStart, PGD, Square]
+    assert {n: (ATTACKS.get(n).iterative, ATTACKS.get(n).randomized, ATTACKS.get(n).uses_gradients)
+            for n in ATTACKS} == {
+        "apgd_ce": (True, True, True), "apgd_dlr": (True, True, True), "fgsm": (False, False, True),
+        "fgsm_rs": (False, True, True), "pgd": (True, True, True), "square": (True, True, False)}
+
+
+#: parameters that keep each attack to a fraction of a second here (the defaults are AutoAttack's)
+FAST = {"apgd_ce": {"steps": 5}, "apgd_dlr": {"steps": 5}, "square": {"queries": 10}}
 
 
 @pytest.mark.parametrize("name", ATTACKS.names())
 def test_every_attack_stays_in_its_budget_and_restores_the_mode(models, batch, name):
-    spec = attack_spec({"name": name, "eps": [0.05, 0.1]})
+    spec = attack_spec({"name": name, "eps": [0.05, 0.1], **FAST.get(name, {})})
     assert isinstance(spec, AttackSpec) and spec.name == name and spec.eps == (0.05, 0.1)
     model, (x, y) = models["mixed"], batch
     model.train()
@@ -162,7 +182,16 @@ def test_bad_spec_parameters_are_input_errors(name, raw, match):
     ({"name": "pgd", "eps": [0.1], "random_start": "yes"}, "random_start must be true or false"),
     ({"name": "fgsm_rs", "eps": [0.9]}, r"alpha must be between 0 and 1 .*got 1.125"),
     ({"name": "fgsm_rs", "eps": [0.1], "seed": 1.5}, "seed must be an integer or null"),
-    ({"name": "cw", "eps": [0.1]}, "unknown attack 'cw'; choose one of: fgsm, fgsm_rs, pgd"),
+    ({"name": "apgd_ce", "eps": [0.1], "steps": 0}, "attack 'apgd_ce' steps must be a positive integer"),
+    ({"name": "apgd_dlr", "eps": [0.1], "restarts": 0}, "attack 'apgd_dlr' restarts must be a positive integer"),
+    ({"name": "apgd_ce", "eps": [0.1], "restarts": 101}, "attack 'apgd_ce' restarts must be between 1 and 100"),
+    ({"name": "apgd_ce", "eps": [0.1], "eps_step": 1.5}, "attack 'apgd_ce' eps_step must be between 0 and 1"),
+    ({"name": "square", "eps": [0.1], "queries": 0}, "attack 'square' queries must be a positive integer"),
+    ({"name": "square", "eps": [0.1], "queries": 10**6}, "attack 'square' queries must be between 1 and 100000"),
+    ({"name": "square", "eps": [0.1], "p_init": 0}, r"attack 'square' p_init must be > 0 and <= 1, got 0"),
+    ({"name": "square", "eps": [0.1], "p_init": "big"}, "attack 'square' p_init must be a number"),
+    ({"name": "square", "eps": [0.1], "seed": -1}, "attack 'square': seed must be between 0 and"),
+    ({"name": "cw", "eps": [0.1]}, "unknown attack 'cw'; choose one of: apgd_ce, apgd_dlr, fgsm, fgsm_rs, pgd, square"),
     ({"eps": [0.1]}, "must be a mapping with a 'name'"),
 ])
 def test_bad_attack_specific_parameters(raw, match):

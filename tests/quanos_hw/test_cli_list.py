@@ -7,6 +7,7 @@ from energy_models.accelerator import list_accelerators, load_accelerator
 from energy_models.architectures import ARCHITECTURES
 from quanos_hw.allocation import POLICIES
 from quanos_hw.attacks import ATTACKS
+from quanos_hw.attacks.suites import SUITES
 from quanos_hw.cli import main
 from quanos_hw.cli.list_cmd import KINDS
 from quanos_hw.data import list_datasets
@@ -22,6 +23,7 @@ REGISTRIES = {
     "dataflows": lambda: sorted(DATAFLOWS),
     "accelerators": list_accelerators,
     "attacks": lambda: ATTACKS.names(),
+    "suites": lambda: SUITES.names(),
     "metrics": lambda: METRICS.names(),
     "policies": lambda: POLICIES.names(),
 }

@@ -22,6 +22,8 @@ from quanos_hw.robustness import (
 
 CHECKS = ["iterative_not_weaker_than_single_step", "large_eps_near_chance", "blackbox_not_stronger_than_whitebox",
           "accuracy_monotone_in_eps"]
+#: with a transfer set the worst case also has components to compare with the white-box ones
+CHECKS_WITH_TRANSFER = [*CHECKS, "whitebox_not_beaten_by_gradient_free_or_transfer"]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_honest_model_passes_the_sanity_checks(trained_small_cnn, surrogate, tes
     assert result.large_eps.accuracy <= 0.2
     assert result.attacks["pgd"].black_box["0.1"] >= white["pgd"]["0.1"]
     assert result.all_checks_passed, result.checks
-    assert [c.name for c in result.checks] == CHECKS
+    assert [c.name for c in result.checks] == CHECKS_WITH_TRANSFER
     as_json = json.loads(json.dumps(result.to_dict()))
     assert as_json["all_checks_passed"] is True and as_json["reference"] == {"attack": "pgd", "eps": "0.1"}
     assert as_json["attacks"]["pgd"]["params"] == {"name": "pgd", "eps": [0.1], "alpha": 0.025, "steps": 5,
@@ -78,7 +80,15 @@ def test_honest_model_passes_the_sanity_checks(trained_small_cnn, surrogate, tes
     assert reference_label(as_json) == "pgd 0.1" and reference_accuracy(as_json) == white["pgd"]["0.1"]
     assert accuracy_columns(as_json) == {
         "clean": result.clean, "fgsm 0.05": fgsm[0], "fgsm 0.1": fgsm[1], "fgsm 0.2": fgsm[2],
-        "pgd 0.1": white["pgd"]["0.1"], "black-box pgd 0.1": result.attacks["pgd"].black_box["0.1"]}
+        "pgd 0.1": white["pgd"]["0.1"], "black-box pgd 0.1": result.attacks["pgd"].black_box["0.1"],
+        "worst-case 0.1": result.worst_case.accuracy}
+    # no suite (the API's default): the worst case over the configured attacks, white-box and
+    # transferred, on every image; an image survives PGD at least as often as it survives all of them
+    worst = as_json["worst_case"]
+    assert (worst["suite"], worst["samples"], worst["eps"]) == (None, len(test_set), "0.1")
+    assert [(c["attack"], c["via"]) for c in worst["components"]] == [
+        ("fgsm", "straight_through"), ("pgd", "straight_through"), ("fgsm", "transfer"), ("pgd", "transfer")]
+    assert worst["accuracy"] <= worst["white_box"] <= white["pgd"]["0.1"] + 1e-6
 
 
 def test_gradient_masking_fails_the_checks_and_the_report_says_so(trained_small_cnn, surrogate, test_set, config):
@@ -106,7 +116,7 @@ def test_a_new_attack_is_evaluated_and_checked_like_the_others(trained_small_cnn
         rs.white_box)
     assert rs.white_box["0.05"] > rs.white_box["0.2"] and rs.white_box["0.05"] < result.clean
     assert result.attacks["pgd"].white_box["0.1"] <= rs.white_box["0.1"]
-    assert [c.name for c in result.checks] == CHECKS and result.all_checks_passed, result.checks
+    assert [c.name for c in result.checks] == CHECKS_WITH_TRANSFER and result.all_checks_passed, result.checks
     assert result.checks[0].detail.startswith("pgd ") and "vs fgsm_rs " in result.checks[0].detail
 
 

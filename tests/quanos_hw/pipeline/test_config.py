@@ -81,8 +81,8 @@ def test_files_and_presets(tmp_path):
     ({"ans_eps": 1.5}, "'ans_eps' must be between 0 and 1"),
     ({"fgsm_eps": [0.1]}, r"unknown config key\(s\) \['fgsm_eps'\]"),
     ({"attacks": [{"name": "fgsm", "eps": [-0.1]}]}, "config key 'attacks': attack 'fgsm' eps must be between 0 and 1"),
-    ({"attacks": [{"name": "cw", "eps": [0.1]}]}, "config key 'attacks': unknown attack 'cw'; choose one of: fgsm, "
-                                                  "fgsm_rs, pgd"),
+    ({"attacks": [{"name": "cw", "eps": [0.1]}]}, "config key 'attacks': unknown attack 'cw'; choose one of: "
+                                                  "apgd_ce, apgd_dlr, fgsm, fgsm_rs, pgd, square"),
     ({"attacks": [{"name": "pgd", "eps": [0.1], "steps": 2.5}]}, "attack 'pgd' steps must be a positive integer"),
     ({"attacks": []}, "config key 'attacks': attacks must be a non-empty list"),
     ({"attacks": {"name": "fgsm", "eps": [0.1]}}, "config key 'attacks': attacks must be a non-empty list"),
@@ -141,6 +141,9 @@ INF, NAN = float("inf"), float("nan")
     ("qat_epochs=100000", "config key 'qat_epochs' must be between 0 and 10000, got 100000"),
     ("batch_size=10000000", "config key 'batch_size' must be between 1 and 65536, got 10000000"),
     ("large_eps_samples=0", "config key 'large_eps_samples' must be between 1 and 10000000, got 0"),
+    ("robustness_samples=0", "config key 'robustness_samples' must be between 1 and 10000000, got 0"),
+    ("robustness=strong", "config key 'robustness' must be one of ['default', 'full', 'quick'], got 'strong'"),
+    ("robustness=null", "config key 'robustness' must be str, got None"),
     ("synthetic_train=1000000000", "config key 'synthetic_train' must be between 1 and 100000"),
     ("uniform_bits=[16, 8, 99]", "config key 'uniform_bits' must be between 2 and 16, got 99"),
     ("first_last=1", "config key 'first_last' must be between 2 and 16, got 1"),

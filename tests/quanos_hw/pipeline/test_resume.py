@@ -11,7 +11,7 @@ import pytest
 
 SETTINGS = ["dataset=synthetic", "synthetic_train=1200", "synthetic_test=150", "warmup_epochs=1", "qat_epochs=3",
             "attacks=[{name: fgsm, eps: [0.05, 0.1, 0.2]}, {name: pgd, eps: [0.1], alpha: 0.025, steps: 3}]",
-            "large_eps_steps=3", "large_eps_samples=50", "ans_batches=2",
+            "large_eps_steps=3", "large_eps_samples=50", "robustness=quick", "robustness_samples=40", "ans_batches=2",
             "mac_architectures=[data_gated, bit_serial]", "uniform_bits=[16, 8]"]
 
 

@@ -114,7 +114,16 @@ def test_every_model_is_evaluated_under_every_configured_attack(fast_run):
         assert rob["large_eps"] == {"attack": "pgd", "eps": 0.5, "steps": 3, "samples": 60,
                                     "accuracy": rob["large_eps"]["accuracy"]}
         assert [c["name"] for c in rob["checks"]] == ["iterative_not_weaker_than_single_step", "large_eps_near_chance",
-                                                      "blackbox_not_stronger_than_whitebox", "accuracy_monotone_in_eps"]
+                                                      "blackbox_not_stronger_than_whitebox", "accuracy_monotone_in_eps",
+                                                      "whitebox_not_beaten_by_gradient_free_or_transfer"]
+        worst = rob["worst_case"]
+        twin = [("apgd_ce", "float_twin")] if m["kind"] != "float" else []  # only a quantized model has a twin
+        assert [(c["attack"], c["via"]) for c in worst["components"]] == [
+            ("fgsm", "straight_through"), ("pgd", "straight_through"), ("fgsm", "transfer"), ("pgd", "transfer"),
+            ("apgd_ce", "straight_through"), *twin, ("square", "scores")]
+        assert (worst["suite"], worst["eps"], worst["samples"]) == ("quick", "0.1", 40)
+        assert worst["accuracy"] <= worst["white_box"] <= worst["clean"]
+        assert worst["masking_warning"] == (not rob["checks"][4]["passed"])
         assert rob["all_checks_passed"] == all(c["passed"] for c in rob["checks"])
         failed += [f"{name}: {c['name']}" for c in rob["checks"] if not c["passed"]]
         fgsm = rob["attacks"]["fgsm"]["white_box"]
@@ -146,7 +155,8 @@ def test_markdown_tables_hold_the_report_values(fast_run):
     assert [r["model"] for r in summary_rows] == ["float32"] + [
         f"uniform{b}" + (" (iso-size)" if b == iso else "") for b in sorted({16, 8, 4, iso}, reverse=True)] + ["quanos"]
     columns = accuracy_columns(report["models"]["quanos"]["robustness"])
-    assert list(columns) == ["clean", "fgsm 0.05", "fgsm 0.1", "fgsm 0.2", "pgd 0.1", "black-box pgd 0.1"]
+    assert list(columns) == ["clean", "fgsm 0.05", "fgsm 0.1", "fgsm 0.2", "pgd 0.1", "black-box pgd 0.1",
+                             "worst-case 0.1"]
     for row in summary_rows:
         m = report["models"][row["model"].replace(" (iso-size)", "")]
         for label, value in accuracy_columns(m["robustness"]).items():
@@ -162,6 +172,16 @@ def test_markdown_tables_hold_the_report_values(fast_run):
     q, u8 = report["models"]["quanos"], report["models"]["uniform8"]
     delta = 100 * (reference_accuracy(q["robustness"]) - reference_accuracy(u8["robustness"]))
     assert f"pgd 0.1 accuracy: {delta:+.1f} points" in md
+    worst_delta = 100 * (q["robustness"]["worst_case"]["accuracy"] - u8["robustness"]["worst_case"]["accuracy"])
+    assert f"- worst-case robust accuracy: {worst_delta:+.1f} points (every attack at eps 0.1, first 40 images)" in md
+    worst_rows = _table(md, "| model | clean | fgsm |")
+    assert [r["model"] for r in worst_rows] == [r["model"].replace(" (iso-size)", "") for r in summary_rows]
+    for row in worst_rows:
+        w = report["models"][row["model"]]["robustness"]["worst_case"]
+        assert row["**worst case**"] == f"**{100 * w['accuracy']:.1f}**" and row["clean"] == f"{100 * w['clean']:.1f}"
+        twin = "–" if row["model"] == "float32" else f"{100 * w['components'][5]['accuracy']:.1f}"
+        assert row["apgd_ce float twin"] == twin
+        assert row["square"] == "n/a" and row["masking warning"] == ("**YES**" if w["masking_warning"] else "no")
     layers = _table(md, "| layer | kind |")
     assert [(r["layer"], r["ANS"], r["bits (w/a)"]) for r in layers] == [
         (lyr["name"], f"{lyr['ans']:.3f}", f"{lyr['weight_bit_width']}/{lyr['act_bit_width']}")
@@ -175,8 +195,12 @@ def test_cli_summary_shows_the_report_values(fast_run):
         rob = m["robustness"]
         line = next(row for row in text.splitlines() if row.startswith(f"{name} "))
         cells = line.split()
-        assert cells[2:5] == [f"{100 * rob['clean']:.1f}%", f"{100 * reference_accuracy(rob):.1f}%",
-                              f"{100 * reference_accuracy(rob, black_box=True):.1f}%"]
+        worst = rob["worst_case"]
+        assert cells[2:6] == [f"{100 * rob['clean']:.1f}%", f"{100 * reference_accuracy(rob):.1f}%",
+                              f"{100 * reference_accuracy(rob, black_box=True):.1f}%",
+                              f"{100 * worst['accuracy']:.1f}" + ("!" if worst["masking_warning"] else "%")]
+    assert text.splitlines()[1].startswith("worst: worst case over fgsm, pgd, fgsm transfer, pgd transfer, apgd_ce, "
+                                           "apgd_ce float twin, square at eps 0.1 on the first 40 test images")
 
 
 def test_bits_json_feeds_quanos_estimate(fast_run, capsys):
@@ -197,7 +221,8 @@ def test_a_run_with_the_new_attack_reports_it_everywhere(tmp_path):
     settings = ["dataset=synthetic", "synthetic_train=100", "synthetic_test=60", "warmup_epochs=1", "qat_epochs=1",
                 "attacks=[{name: fgsm_rs, eps: [0.05, 0.2], seed: 3}, {name: pgd, eps: [0.1], steps: 2}]",
                 "large_eps_steps=2", "large_eps_samples=30", "ans_batches=1", "batch_size=50", "float_baseline=false",
-                "uniform_bits=[16, 8]", "iso_size=false", "mac_architectures=[data_gated]", f"out_dir={tmp_path}/run"]
+                "uniform_bits=[16, 8]", "iso_size=false", "mac_architectures=[data_gated]", "robustness=quick",
+                f"out_dir={tmp_path}/run"]
     result = run(parse_set(settings, RunConfig()), progress=False, log=lambda m: None)
     report = json.loads((result.out_dir / "report.json").read_text())
     jsonschema.validate(report, SCHEMA)
@@ -244,7 +269,8 @@ def test_qat_split_and_iso_size():
     (["--config", "/nonexistent/run.yaml"], "does not exist"),
     (["--preset", "huge"], "unknown preset"),
     (["--resume"], "--resume needs --out"),
-    (["--set", "attacks=[{name: cw, eps: [0.1]}]"], "unknown attack 'cw'; choose one of: fgsm, fgsm_rs, pgd"),
+    (["--set", "attacks=[{name: cw, eps: [0.1]}]"],
+     "unknown attack 'cw'; choose one of: apgd_ce, apgd_dlr, fgsm, fgsm_rs, pgd, square"),
     (["--set", "attacks=[{name: pgd, eps: [0.1], step: 3}]"], "attack 'pgd' has no parameter(s) ['step']"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
