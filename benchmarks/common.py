@@ -31,7 +31,7 @@ def quiet() -> None:
 
 def environment() -> dict:
     versions = {}
-    for name in ("quanos-hw", "torch", "brevitas", "numpy", "scipy", "zigzag-dse"):
+    for name in ("quanos-hw", "torch", "brevitas", "numpy", "scipy", "adversarial-robustness-toolbox", "zigzag-dse"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
