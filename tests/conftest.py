@@ -94,3 +94,28 @@ def flip_one_bit_in_tensor_data(path):
     offset = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
     data[offset] ^= 0x10
     path.write_bytes(bytes(data))
+
+
+def digits_small_cnn(digits, seed):
+    """A float small_cnn trained for 3 epochs on the 8x8 digits (about 1 s), in eval mode."""
+    from quanos_hw import TrainConfig, create_model, train
+
+    torch.manual_seed(seed)
+    model = create_model("small_cnn", in_channels=1, quantize=False, mean=digits.mean, std=digits.std)
+    train(model, digits.train, TrainConfig(epochs=3, lr=0.05, seed=seed), progress=False)
+    return model.eval()
+
+
+def mixed_copy(float_model, digits, weight_bits, act_bits):
+    """A quantized small_cnn with ``float_model``'s weights at the given per-layer widths, its
+    activations calibrated on 4 training batches (not retrained), in eval mode."""
+    from quanos_hw import create_model, quantizable_layers
+    from quanos_hw.bitconfig import apply_bit_config
+    from quanos_hw.quantization import calibrate_activations
+
+    mixed = create_model("small_cnn", in_channels=1, mean=digits.mean, std=digits.std)
+    mixed.load_state_dict(float_model.state_dict(), strict=False)
+    apply_bit_config(mixed, {n: {"weight_bit_width": w, "act_bit_width": a}
+                             for n, w, a in zip(quantizable_layers(mixed), weight_bits, act_bits)})
+    calibrate_activations(mixed, [x for x, _ in digits.train.batches(128, 4)])
+    return mixed.eval()

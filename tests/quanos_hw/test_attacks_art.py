@@ -10,13 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from quanos_hw import TrainConfig, create_model, quantizable_layers, train
 from quanos_hw.attacks import apgd_ce, apgd_dlr, pgd, square
 from quanos_hw.attacks.apgd_dlr import DLRLoss, dlr_loss
-from quanos_hw.bitconfig import apply_bit_config
 from quanos_hw.data import load_dataset
 from quanos_hw.errors import InputError
-from quanos_hw.quantization import calibrate_activations
+from tests.conftest import digits_small_cnn, mixed_copy
 
 
 @pytest.fixture(scope="module")
@@ -24,23 +22,11 @@ def digits():
     return load_dataset("digits")
 
 
-def _float_model(digits, seed):
-    torch.manual_seed(seed)
-    model = create_model("small_cnn", in_channels=1, quantize=False, mean=digits.mean, std=digits.std)
-    train(model, digits.train, TrainConfig(epochs=3, lr=0.05, seed=seed), progress=False)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def models(digits):
     """A float model and a mixed-precision copy of its weights (calibrated, not retrained)."""
-    float_model = _float_model(digits, 0)
-    mixed = create_model("small_cnn", in_channels=1, mean=digits.mean, std=digits.std)
-    mixed.load_state_dict(float_model.state_dict(), strict=False)
-    apply_bit_config(mixed, {n: {"weight_bit_width": w, "act_bit_width": a}
-                             for n, w, a in zip(quantizable_layers(mixed), [8, 4, 3, 6, 5], [6, 4, 5, 3, 8])})
-    calibrate_activations(mixed, [x for x, _ in digits.train.batches(128, 4)])
-    return {"float": float_model, "mixed": mixed.eval()}
+    float_model = digits_small_cnn(digits, 0)
+    return {"float": float_model, "mixed": mixed_copy(float_model, digits, [8, 4, 3, 6, 5], [6, 4, 5, 3, 8])}
 
 
 def _accuracy(model, x, y) -> float:
@@ -88,7 +74,7 @@ def test_square_sees_through_rounded_logits_where_pgd_fails(models, digits):
     takes it to 2.5%, and Square, reading only the rounded scores, to 10.0% with 200 queries (8.3%
     with 300 on 120 digits)."""
     masked = RoundedLogits(models["float"]).eval()
-    surrogate = _float_model(digits, 1)
+    surrogate = digits_small_cnn(digits, 1)
     x, y = digits.test.images[:80], digits.test.labels[:80]
     eps = 0.3
     clean = _accuracy(masked, x, y)

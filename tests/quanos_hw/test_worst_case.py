@@ -11,13 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from quanos_hw import TrainConfig, create_model, quantizable_layers, train
 from quanos_hw.attacks import FGSM, PGD, APGDCrossEntropy, AttackSpec, Square
 from quanos_hw.attacks.suites import SUITES
-from quanos_hw.bitconfig import apply_bit_config
 from quanos_hw.data import TensorData, load_dataset
 from quanos_hw.errors import InputError, UnknownNameError
-from quanos_hw.quantization import calibrate_activations
 from quanos_hw.robustness import (
     AttackConfig,
     accuracy_columns,
@@ -26,6 +23,7 @@ from quanos_hw.robustness import (
     worst_case_accuracy,
 )
 from quanos_hw.worst_case import Component, Verdict, component_label, run_suite, worst_case
+from tests.conftest import digits_small_cnn, mixed_copy
 
 SCHEMA = json.loads(resources.files("quanos_hw").joinpath("schemas", "report.schema.json").read_text())
 ROBUSTNESS_SCHEMA = {"$defs": SCHEMA["$defs"], **SCHEMA["$defs"]["model"]["properties"]["robustness"]}
@@ -149,27 +147,16 @@ def digits():
     return load_dataset("digits")
 
 
-def _trained(digits, seed):
-    torch.manual_seed(seed)
-    model = create_model("small_cnn", in_channels=1, quantize=False, mean=digits.mean, std=digits.std)
-    train(model, digits.train, TrainConfig(epochs=3, lr=0.05, seed=seed), progress=False)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def setting(digits):
     """A float model, its mixed-precision copy, a surrogate, 120 test digits and their transfer set."""
-    float_model = _trained(digits, 0)
-    mixed = create_model("small_cnn", in_channels=1, mean=digits.mean, std=digits.std)
-    mixed.load_state_dict(float_model.state_dict(), strict=False)
-    apply_bit_config(mixed, {n: {"weight_bit_width": w, "act_bit_width": w}
-                             for n, w in zip(quantizable_layers(mixed), [8, 6, 6, 4, 3])})
-    calibrate_activations(mixed, [x for x, _ in digits.train.batches(128, 4)])
+    float_model = digits_small_cnn(digits, 0)
+    mixed = mixed_copy(float_model, digits, [8, 6, 6, 4, 3], [8, 6, 6, 4, 3])
     config = AttackConfig(attacks=(FGSM(eps=(0.1, 0.2)), PGD(eps=(0.2,), steps=5)), large_eps_steps=5,
                           large_eps_samples=60, robustness="default", robustness_samples=60, seed=0)
     test = digits.test.head(120)
-    transfer = craft_transfer_set(_trained(digits, 1), test, config)
-    return {"float": float_model, "mixed": mixed.eval()}, test, config, transfer
+    transfer = craft_transfer_set(digits_small_cnn(digits, 1), test, config)
+    return {"float": float_model, "mixed": mixed}, test, config, transfer
 
 
 @pytest.mark.parametrize("kind", ["float", "mixed"])
