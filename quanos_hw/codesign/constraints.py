@@ -61,7 +61,7 @@ def meets(table: DseTable, constraints: dict, what: str = "candidate") -> np.nda
         if not ok.any():
             best = values[keep].min() if keep.any() else math.inf
             shown = "unknown" if not math.isfinite(best) else f"{best:.4g} {unit}"
-            earlier = [n for n in constraints if n != name][:list(constraints).index(name)]
+            earlier = list(constraints)[:list(constraints).index(name)]
             among = f" among those meeting {describe({n: constraints[n] for n in earlier})}" if earlier else ""
             raise InputError(f"no {what} meets the constraint {name} <= {bound:g} {unit}: the best {name} "
                              f"reached{among} is {shown}")

@@ -1,9 +1,9 @@
 """Stage 1 on a hardware space too large for a grid: Optuna's NSGA-II over the same evaluation.
 
-Why NSGA-II (``optuna.samplers.NSGAIISampler``, Optuna >= 4): the problem has several objectives
+Why NSGA-II (``optuna.samplers.NSGAIISampler``, Optuna 5): the problem has several objectives
 to trade off (the predicted quantization error and the hardware objectives), mixed axes (numeric
 ranges, lists of numbers, MAC architecture names) and hard limits (the constraints), and that
-sampler handles all three (``constraints_func``) with a seed for repeatable runs; Optuna is
+sampler handles all three (``Trial.set_constraint``, Optuna >= 5) with a seed for repeatable runs; Optuna is
 maintained and imported here only.
 
 Each trial is one hardware point, evaluated by :func:`quanos_hw.codesign.stage1.evaluate` (every
@@ -61,9 +61,7 @@ def search(space: Space, sweep: dict, objectives, constraints: dict, trials: int
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = optuna.samplers.NSGAIISampler(
-                seed=seed, population_size=max(4, min(50, trials // 4)),
-                constraints_func=(lambda t: t.user_attrs["excess"]) if constraints else None)
+            sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, trials // 4)))
             study = optuna.create_study(directions=["minimize"] * (1 + len(objectives)), sampler=sampler)
             return _run(study, space, sweep, objectives, constraints, trials, progress)
     finally:
@@ -95,7 +93,8 @@ def _run(study, space, sweep, objectives, constraints, trials, progress):
             study.tell(trial, state=TrialState.FAIL)
         else:
             values, excess = _scores(table, objectives, constraints)
-            trial.set_user_attr("excess", excess)
+            for name, value in zip(constraints, excess):
+                trial.set_constraint(name, value)  # feasible when <= 0 (Optuna >= 5)
             study.tell(trial, values)
         if progress:
             progress(1)
