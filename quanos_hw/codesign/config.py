@@ -63,6 +63,9 @@ class CodesignConfig(ExperimentConfig):
                 raise ConfigError(f"config key {key!r} needs at least one value")
             if len(set(values)) != len(values):
                 raise ConfigError(f"config key {key!r} lists a value more than once: {list(values)}")
+        if self.qat_epochs < 1:
+            raise ConfigError("config key 'qat_epochs' must be at least 1 for quanos codesign (stage 2 trains "
+                              "every finalist)")
         _check_sweep(self.sweep)
 
     @property

@@ -12,7 +12,8 @@ from tests.conftest import FAST_EXPERIMENT
 @pytest.mark.slow
 def test_codesign_command_end_to_end(tmp_path, capsys):
     out = tmp_path / "cd"
-    sets = [a for item in FAST_EXPERIMENT + ["metric_batches=2", "robustness_samples=20",
+    sets = [a for item in FAST_EXPERIMENT + ["metric_batches=2", "robustness_samples=10",
+                                            "synthetic_test=60", "large_eps_samples=20",
                                             "attacks=[{name: fgsm, eps: [0.1]}]", "bit_choices=[4, 8, 16]"]
             for a in ("--set", item)]
     code = main(["codesign", "--quiet", "--out", str(out), "--budgets", "0.4", "--finalists", "1", *sets])

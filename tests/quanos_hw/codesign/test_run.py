@@ -10,7 +10,7 @@ from quanos_hw.codesign import CodesignConfig, codesign
 from quanos_hw.pipeline.config import parse_set
 from tests.conftest import FAST_EXPERIMENT
 
-TINY = FAST_EXPERIMENT + ["qat_epochs=0", "metric_batches=2", "budgets=[0.25, 0.4]", "finalists=2", "bit_choices=[2, 4, 8, 16]",
+TINY = FAST_EXPERIMENT + ["metric_batches=2", "budgets=[0.25, 0.4]", "finalists=2", "bit_choices=[2, 4, 8, 16]",
                           "sweep={array.rows: [8, 16], mac.architecture: [bitfusion, data_gated]}"]
 
 

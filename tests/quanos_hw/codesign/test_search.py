@@ -3,8 +3,8 @@ visited point's candidates are exactly stage 1's on that point."""
 
 import pytest
 
-from quanos_hw.codesign.stage1 import evaluate
 from quanos_hw.codesign.search import search
+from quanos_hw.codesign.stage1 import evaluate
 
 from .test_stage1 import BASE, LAYERS, SCORES, Space
 
