@@ -82,6 +82,8 @@ CONFIG_RANGES: dict[str, Range] = {
     "first_last": Range(MIN_BITS, MAX_BITS, optional=True), "iterations": Range(1, MAX_EPOCHS),
     # compare: fractions of uniform 16-bit energy
     "budgets": Range(0, 1.5, low_open=True),
+    # codesign: finalists, the grid's size before the optimiser takes over, the optimiser's trials
+    "finalists": Range(1, 10_000), "grid_limit": Range(1, 10_000_000), "search_trials": Range(1, 1_000_000),
 }
 
 

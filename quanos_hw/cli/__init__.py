@@ -30,7 +30,7 @@ def _quiet_third_party() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import compare_cmd, dse_cmd, estimate_cmd, export_cmd, list_cmd, run_cmd
+    from . import codesign_cmd, compare_cmd, dse_cmd, estimate_cmd, export_cmd, list_cmd, run_cmd
 
     parser = _Parser(prog="quanos", description="QUANOS hybrid quantization and hardware energy estimation",
                      epilog="'quanos list' prints the names every option accepts (models, datasets, MAC "
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)
     dse_cmd.add_parser(sub)
+    codesign_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     list_cmd.add_parser(sub)
     return parser
