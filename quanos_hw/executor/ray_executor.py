@@ -52,31 +52,35 @@ def probe_address(address: str, timeout_s: float) -> None:
 
 
 def _init(ray, config: ExecutorConfig) -> None:
-    """``ray.init`` for the configuration, given up after ``connect_timeout_s`` (a daemon thread: a
-    cluster that accepts the connection but never answers cannot hang the command)."""
-    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "include_dashboard": False}
+    """``ray.init`` for the configuration: a local Ray, or the cluster at ``address``, given up after
+    ``connect_timeout_s`` (a daemon thread: a cluster that accepts the connection but never answers
+    cannot hang the command)."""
     if config.address is None:
-        kwargs["num_cpus"] = config.workers or os.cpu_count()
-    else:
-        kwargs = {"address": config.address, "logging_level": logging.ERROR}
+        try:
+            ray.init(address="local", num_cpus=config.workers or os.cpu_count(), include_dashboard=False,
+                     logging_level=logging.ERROR)
+        except Exception as exc:  # noqa: BLE001 - one line, whatever Ray raised
+            raise InputError(f"cannot start a local Ray: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+        return
     outcome: dict[str, BaseException | None] = {}
 
-    def start() -> None:
+    def connect() -> None:
         try:
-            ray.init(**kwargs)
+            ray.init(address=config.address, logging_level=logging.ERROR)
             outcome["error"] = None
         except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=start, name="ray-init", daemon=True)
+    thread = threading.Thread(target=connect, name="ray-connect", daemon=True)
     thread.start()
-    thread.join(config.connect_timeout_s if config.address is not None else None)
-    where = "a local Ray" if config.address is None else f"the Ray cluster at {config.address!r}"
+    thread.join(config.connect_timeout_s)
+    where = f"the Ray cluster at {config.address!r}"
     if "error" not in outcome:
         raise InputError(f"{where} did not answer within {config.connect_timeout_s:g} s")
     if outcome["error"] is not None:
         error = outcome["error"]
-        raise InputError(f"cannot start {where}: {' '.join(str(error).split()) or type(error).__name__}") from None
+        raise InputError(f"cannot connect to {where}: {' '.join(str(error).split()) or type(error).__name__}") \
+            from None
 
 
 def check_resources(nodes: list[dict], cpu: int, gpu: float) -> None:
@@ -108,16 +112,17 @@ class RayExecutor(Executor):
         except BaseException:
             self.close()
             raise
-        self._task = ray.remote(call_trial).options(
-            num_cpus=self.threads, num_gpus=config.resources.gpu, max_retries=config.max_retries,
-            retry_exceptions=False)
+        self._task = ray.remote(call_trial)
+        self._options = {"num_cpus": self.threads, "num_gpus": config.resources.gpu,
+                         "max_retries": config.max_retries, "retry_exceptions": False}
 
     def run(self, trials: Sequence[Trial], shared: Any = None) -> list[Any]:
         ray = self.ray
         if not trials:
             return []
         shared_ref = ray.put(shared)
-        refs = [self._task.options(name=t.key).remote(t.fn, shared_ref, t.args, self.threads) for t in trials]
+        refs = [self._task.options(name=t.key, **self._options).remote(t.fn, shared_ref, t.args, self.threads)
+                for t in trials]
         try:
             return ray.get(refs)
         except ray.exceptions.RayTaskError as exc:  # the trial's own exception, raised as itself
