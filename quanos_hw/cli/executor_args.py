@@ -9,7 +9,7 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where trials run (README: Running on many machines)")
     g.add_argument("--executor", default="serial", metavar="NAME",
                    help="serial (default: one trial after another in this process) or ray (needs the extra "
-                        "quanos-hw[distributed]); results are identical")
+                        "quanos-hw[distributed]); results are identical at the same --trial-resources cpu")
     g.add_argument("--ray-address", metavar="ADDRESS",
                    help="a running Ray cluster (HOST:PORT of 'ray start --head', ray://HOST:PORT or auto); "
                         "default: start a local Ray with this machine's cores")
