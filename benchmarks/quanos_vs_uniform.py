@@ -8,9 +8,12 @@ worst-case suite: every configured and transferred attack, APGD-CE also through 
 and Square, on the first 200 test images), energy savings on each MAC architecture, size and
 compression. The verdict against the paper's claims uses the worst-case robust accuracy; a last
 table says which conclusions hold at both mnist5k schedules. Run folders (with checkpoints) go to
-benchmarks/results/runs/ and are reused, so an interrupted benchmark resumes.
+benchmarks/results/runs/ and are reused, so an interrupted benchmark resumes. The seeds of a
+schedule are independent trials: ``--executor ray`` runs them on Ray (quanos_hw/executor; the results
+are those of the serial run at the same ``--trial-resources cpu``).
 
     python benchmarks/quanos_vs_uniform.py
+    python benchmarks/quanos_vs_uniform.py --executor ray --trial-resources cpu=1   # seeds side by side
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ SCHEDULE_PAIR = ("mnist5k", "mnist5k-qat10")
 ARCHS = ("data_gated", "subword_parallel", "bitfusion", "bit_serial")
 
 
-def run_one(schedule: str, seed: int) -> dict:
+def run_one(_shared, schedule: str, seed: int) -> dict:
+    """One schedule and seed: a trial (``_shared`` unused)."""
     from quanos_hw.pipeline import RunConfig, run
 
     dataset, warmup, qat = SCHEDULES[schedule]
@@ -159,8 +163,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--schedules", nargs="+", choices=list(SCHEDULES), default=list(SCHEDULES))
+    parser.add_argument("--executor", default="serial", help="serial (default) or ray: where the seeds run")
+    parser.add_argument("--trial-resources", default="", metavar="cpu=N,gpu=M", help="each seed's resources")
     args = parser.parse_args()
     quiet()
+    from quanos_hw.executor import ExecutorConfig, Trial, TrialResources, make_executor
+
+    executor = make_executor(ExecutorConfig(name=args.executor, resources=TrialResources.parse(args.trial_resources)))
     results, lines = {}, ["# QUANOS vs uniform precision (offline data)", ""]
     lines += [f"`quanos run` per schedule and seed (seeds {args.seeds}); mean ± std over seeds. Schedules: "
               + "; ".join(f"{name}: {d}, {w} float warm-up + {q} QAT epochs"
@@ -177,7 +186,7 @@ def main() -> None:
               "compression vs u8 | compression vs fp32 (claim > 5×) | energy saving vs u8 (claim > 2×) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for schedule in args.schedules:
-        reports = [run_one(schedule, seed) for seed in args.seeds]
+        reports = executor.run([Trial(f"{schedule}-seed{seed}", run_one, (schedule, seed)) for seed in args.seeds])
         agg, v = aggregate(reports), verdict(reports)
         results[schedule] = {"models": agg, "verdict": v, "seeds": args.seeds, "schedule": SCHEDULES[schedule],
                              "quanos_bits": [list(b["weight_bit_width"] for b in r["bits"].values()) for r in reports]}
@@ -207,6 +216,7 @@ def main() -> None:
         "Compression \"> 5×\" can only be read against float32 here: against uniform 8-bit it would need fewer",
         "than 1.6 bits per weight on average, below the rule's 2-bit floor. These runs are not at iso-accuracy:",
         "the clean-accuracy column shows what QUANOS gave up.")), ""]
+    executor.close()
     if all(name in results for name in SCHEDULE_PAIR):
         claims += schedule_table(results)
     write("quanos_vs_uniform", {"results": results}, "\n".join(lines + claims))

@@ -209,9 +209,11 @@ def load_sweep_file(path: str | Path) -> list[dict]:
 
 def dse(hardware: str | Path | Accelerator, workloads: Sequence[str | Workload], *, sweep: dict | None = None,
         points: list[dict] | None = None, objectives: Sequence[str] = ("energy", "latency", "area"),
-        dataset: str = "cifar10", limit: int | None = DEFAULT_POINT_LIMIT, progress: bool = False) -> DseResult:
+        dataset: str = "cifar10", limit: int | None = DEFAULT_POINT_LIMIT, progress: bool = False,
+        executor=None) -> DseResult:
     """Sweep ``hardware`` (a description, shipped name or file) over ``sweep`` (``{key: [values]}``,
-    crossed) or explicit ``points``, for every workload (a spec string or a Workload)."""
+    crossed) or explicit ``points``, for every workload (a spec string or a Workload). ``executor``
+    (quanos_hw/executor) costs the points in chunks, one per trial slot (default: serial, one chunk)."""
     base = hardware if isinstance(hardware, Accelerator) else load_accelerator(hardware)
     objectives = check_objectives(list(objectives))
     if points is None:
@@ -223,17 +225,74 @@ def dse(hardware: str | Path | Accelerator, workloads: Sequence[str | Workload],
     names = [w.name for w in loaded]
     if len(set(names)) != len(names):
         raise InputError(f"workload names repeat: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
-    table = run_dse(base, points, loaded, progress=_bar(len(points) * len(loaded)) if progress else None)
+    table = _sweep(base, points, loaded, progress, executor)
     archs = sorted({p.get("mac.architecture", base.mac.architecture) for p in points})
     uniform = {w.name: uniform_energy(base, w.layers, archs, input_bit_width=w.input_bit_width) for w in loaded}
     return DseResult(base, points, loaded, objectives, table, pareto_rows(table, objectives), uniform)
 
 
-def attach_zigzag(result: DseResult, k: int) -> None:
+def dse_chunk(shared: tuple, points: list[dict], progress: bool) -> DseTable:
+    """A trial: one chunk of the sweep (``shared``: the description and the workloads)."""
+    base, workloads = shared
+    return run_dse(base, points, workloads, progress=_bar(len(points) * len(workloads)) if progress else None)
+
+
+def chunks(count: int, parts: int) -> list[range]:
+    """``range(count)`` cut into at most ``parts`` consecutive, nearly equal, non-empty pieces."""
+    parts = max(1, min(parts, count))
+    bounds = [round(i * count / parts) for i in range(parts + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def concat_tables(tables: Sequence[DseTable], offsets: Sequence[int], keys: Sequence[str]) -> DseTable:
+    """The tables of consecutive chunks as one (``point`` shifted by each chunk's first point). A column
+    missing from a chunk is None there for a sweep key (of ``keys``) its points lack, NaN for a number
+    (an energy level its descriptions lack), as in a table of the whole sweep."""
+    names = list(dict.fromkeys(name for t in tables for name in t.columns))
+    columns: dict[str, list] = {name: [] for name in names}
+    for table, offset in zip(tables, offsets):
+        n = len(table)
+        for name in names:
+            values = table.columns.get(name)
+            if name == "point":
+                values = [offset + i for i in values]
+            elif values is None:
+                values = [None if name in keys else math.nan] * n
+            columns[name] += list(values)
+    return DseTable(columns)
+
+
+def _sweep(base: Accelerator, points: list[dict], workloads: list[Workload], progress: bool, executor) -> DseTable:
+    from .executor import Trial, make_executor
+
+    own = executor is None
+    executor = make_executor() if own else executor
+    try:
+        pieces = chunks(len(points), executor.slots())
+        trials = [Trial(f"dse_{i}", dse_chunk, ([points[j] for j in piece], progress and executor.in_process))
+                  for i, piece in enumerate(pieces)]
+        tables = executor.run(trials, (base, workloads))
+    finally:
+        if own:
+            executor.close()
+    keys = list(dict.fromkeys(k for p in points for k in p))
+    return tables[0] if len(tables) == 1 else concat_tables(tables, [piece.start for piece in pieces], keys)
+
+
+def zigzag_trial(shared: tuple, point: dict) -> list[dict]:
+    """A trial: ZigZag beside our estimate on one chosen row (``shared``: the description and the workloads)."""
+    from .zigzag_check import check_points
+
+    base, workloads = shared
+    return check_points(base, [point], workloads, 1)
+
+
+def attach_zigzag(result: DseResult, k: int, executor=None) -> None:
     """Run ZigZag (zigzag-dse 3.9.1) on the ``k`` lowest-energy design points of every workload and put
     its energy and latency beside ours: columns ``zigzag_energy_pj`` and ``zigzag_latency_s`` of the
-    table (empty for unchecked rows) and ``result.zigzag`` (one entry per checked row)."""
-    from .zigzag_check import check_points
+    table (empty for unchecked rows) and ``result.zigzag`` (one entry per checked row). ``executor``
+    runs one trial per checked row (default: serial)."""
+    from .executor import Trial, make_executor
 
     rows = result.table.rows()
     chosen = []
@@ -241,7 +300,14 @@ def attach_zigzag(result: DseResult, k: int) -> None:
         mine = sorted((r for r in rows if r["workload"] == w.name), key=lambda r: r["energy_pj"])[:k]
         chosen += [{**{key: r[key] for key in result.swept_keys if r[key] is not None}, "workload": w.name,
                     "point": r["point"]} for r in mine]
-    checked = check_points(result.base, chosen, result.workloads, len(chosen))
+    own = executor is None
+    executor = make_executor() if own else executor
+    try:
+        trials = [Trial(f"zigzag_{i}", zigzag_trial, (point,)) for i, point in enumerate(chosen)]
+        checked = [row for rows_ in executor.run(trials, (result.base, result.workloads)) for row in rows_]
+    finally:
+        if own:
+            executor.close()
     index = {(r["point"], r["workload"]): i for i, r in enumerate(rows)}
     energy, latency = [math.nan] * len(rows), [math.nan] * len(rows)
     for c in checked:

@@ -3,6 +3,7 @@ specific exception (API); no traceback, no partial result files."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 
@@ -333,8 +334,35 @@ CASES = [
      "does not fit model 'small_cnn': missing normalize.mean, normalize.std", None),
     ("model-api", {}, lambda tmp: __import__("quanos_hw", fromlist=["create_model"]).create_model(
         "torchvision:resnet181"), "unknown torchvision model 'resnet181'", ModelError),
+    # where trials run: --executor, --ray-address, --trial-resources (quanos_hw/executor)
+    ("executor-unknown", {}, ["run", "--executor", "dask", "--out", "{out}"],
+     "unknown executor 'dask'; choose one of: ray, serial", None),
+    ("executor-ray-missing-api", {}, lambda tmp: _without_ray(), "--executor ray needs Ray: pip install "
+     "'quanos-hw[distributed]'", InputError),
+    ("ray-address-unreachable", {}, ["compare", "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out",
+                                     "{out}"], "cannot reach the Ray cluster at '127.0.0.1:1' within 30 s", None),
+    ("ray-address-malformed", {}, ["run", "--executor", "ray", "--ray-address", "headnode", "--out", "{out}"],
+     "--ray-address must be HOST:PORT, ray://HOST:PORT or auto, got 'headnode'", None),
+    ("ray-address-with-serial", {}, ["run", "--ray-address", "127.0.0.1:6379", "--out", "{out}"],
+     "--ray-address and workers apply to --executor ray, not 'serial'", None),
+    ("trial-resources-malformed", {}, ["run", "--trial-resources", "cpu=0", "--out", "{out}"],
+     "--trial-resources cpu must be a positive integer, got 0", None),
+    *([("dse-trial-resources-no-node", {}, DSE + ["--executor", "ray", "--trial-resources", "cpu=4096"],
+        "--trial-resources cpu=4096,gpu=0: no node of the Ray cluster has that much", None)]
+      if importlib.util.find_spec("ray") else []),  # CI installs Ray (the extra 'distributed')
 ]
 IDS = [case[0] for case in CASES]
+
+
+def _without_ray():
+    """The ray executor where Ray is not installed."""
+    import sys
+    from unittest import mock
+
+    from quanos_hw.executor import make_executor
+
+    with mock.patch.dict(sys.modules, {"ray": None}):
+        make_executor("ray")
 
 
 def _locked_twice(folder):

@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .executor_args import add_executor_arguments, executor_from_args
 from .run_cmd import HARDWARE_HELP, WEIGHTS_HELP
 
 
@@ -20,6 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--hardware", metavar="FILE_OR_NAME", help=HARDWARE_HELP + " (the energy budgets too)")
     p.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
+    add_executor_arguments(p)
     p.set_defaults(func=run_compare)
 
 
@@ -45,7 +47,8 @@ def run_compare(args: argparse.Namespace) -> int:
                                                      ("weights", args.weights))
                  if v is not None}
     config = dataclasses.replace(config, **overrides) if overrides else config
-    report = compare(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
-                     log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    with executor_from_args(args) as executor:
+        report = compare(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                         log=lambda msg: print(msg, file=sys.stderr, flush=True), executor=executor)
     print((Path(report["config"]["out_dir"]) / "compare.md").read_text())
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .executor_args import add_executor_arguments, executor_from_args
+
 EPILOG = """\
 sweep keys are dotted fields of the description: array.rows, array.cols, array.unroll.rows,
 batch, clock_mhz, technology.node_nm, mac.architecture, mac.params.<name>,
@@ -33,6 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--check-zigzag", type=int, default=0, metavar="K",
                    help="run ZigZag (zigzag-dse 3.9.1, optional) on the K lowest-energy points per workload")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_executor_arguments(p)
     p.set_defaults(func=run_dse_cmd)
 
 
@@ -54,12 +57,14 @@ def run_dse_cmd(args: argparse.Namespace) -> int:
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
     sweep = parse_sweep_args(args.sweep) if args.sweep else None
     points = load_sweep_file(args.sweep_file) if args.sweep_file else None
-    result = dse(args.hardware, args.workload, sweep=sweep, points=points, objectives=objectives,
-                 dataset=args.dataset, limit=None if args.yes else 100_000, progress=not args.json)
-    if args.check_zigzag:
-        from ..dse import attach_zigzag
+    with executor_from_args(args) as executor:
+        result = dse(args.hardware, args.workload, sweep=sweep, points=points, objectives=objectives,
+                     dataset=args.dataset, limit=None if args.yes else 100_000, progress=not args.json,
+                     executor=executor)
+        if args.check_zigzag:
+            from ..dse import attach_zigzag
 
-        attach_zigzag(result, args.check_zigzag)
+            attach_zigzag(result, args.check_zigzag, executor)
     files = write_outputs(result, args.out, plots=not args.no_plots)
     if args.json:
         sys.stdout.write(summary_json(result, files) + "\n")

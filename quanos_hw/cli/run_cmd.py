@@ -7,6 +7,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .executor_args import add_executor_arguments, executor_from_args
+
 #: --weights of run and compare: config key ``weights``
 WEIGHTS_HELP = ("state_dict file loaded into the model before training (config key weights): torch.save(model."
                 "state_dict()) of the float network, read with weights_only=True")
@@ -27,6 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
+    add_executor_arguments(p)
     p.set_defaults(func=run_command)
 
 
@@ -113,8 +116,9 @@ def run_command(args: argparse.Namespace) -> int:
     from ..pipeline import run
 
     config = resolve_config(args)
-    result = run(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
-                 log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    with executor_from_args(args) as executor:
+        result = run(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                     log=lambda msg: print(msg, file=sys.stderr, flush=True), executor=executor)
     print(summary(result))
     return 0
 

@@ -28,11 +28,22 @@ from tqdm.auto import tqdm
 
 from ..allocation import POLICIES, BudgetProblem, InfeasibleBudget
 from ..errors import ConfigError
+from ..executor import Executor, Trial, make_executor
 from ..io import atomic_write_text, dumps_strict
 from ..robustness import accuracy_columns, reference_label
 from ..sensitivity import METRICS
 from .config import ExperimentConfig
-from .experiment import Runner, prepare
+from .experiment import (
+    Runner,
+    TrainPhase,
+    TrialContext,
+    evaluate_trial,
+    prepare,
+    run_pending,
+    runs_here,
+    train_trial,
+    trial_context,
+)
 
 DEFAULT_COMBOS = ("ans:budget_ilp", "hessian_trace:budget_ilp", "weight_noise:budget_ilp", "random:budget_ilp",
                   "ans:quanos_rule")
@@ -99,20 +110,38 @@ def _allocate(combo: str, scores: dict, problem: BudgetProblem):
     return POLICIES.get(policy)(problem, scores[metric] if metric else None)
 
 
-def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progress: bool, log) -> dict:
-    sc = dataclasses.replace(c, seed=seed)
-    r = Runner(sc, data, ws, device, progress, log, prefix=f"s{seed}_")
-    W, Q = c.warmup_epochs, c.qat_epochs
+def _seed_runner(c: CompareConfig, seed: int, make) -> Runner:
+    """The Runner of one seed (phases prefixed ``s{seed}_``); ``make(prefix, config)`` builds it."""
+    return make(f"s{seed}_", dataclasses.replace(c, seed=seed))
+
+
+def _metrics(c: CompareConfig) -> list[str]:
+    return sorted({combo.partition(":")[0] for combo in c.combos})
+
+
+def _scores(r: Runner, c: CompareConfig, log) -> dict:
+    """The seed's warm-up and every metric's scores on the warm network."""
     r.warmup()
     scores = {}
-    for metric in sorted({combo.partition(":")[0] for combo in c.combos}):
+    for metric in _metrics(c):
         state = r.done(f"scores_{metric}")
         if state is None:
-            log(f"[s{seed}_scores_{metric}] sensitivity")
+            log(f"[{r.prefix}scores_{metric}] sensitivity")
             start = time.perf_counter()
             values = r.scores("warmup", metric)
             state = r.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
         scores[metric] = state["scores"]
+    return scores
+
+
+def scores_trial(ctx: TrialContext, seed: int) -> dict:
+    """A trial: one seed's warm-up and sensitivity scores."""
+    c = ctx.config
+    return _scores(_seed_runner(c, seed, ctx.runner), c, ctx.log)
+
+
+def _plan(c: CompareConfig, scores: dict, layers) -> tuple[dict, dict]:
+    """Every cell's allocation from the seed's scores, and the distinct bit lists to train (bits -> phase)."""
     cells, trained, accelerator = {}, {}, c.accelerator()
     for budget in c.budgets:
         problem = BudgetProblem.from_fraction(layers, c.budget_architecture, budget, choices=c.bit_choices,
@@ -129,10 +158,26 @@ def _seed_results(c: CompareConfig, seed: int, data, layers, ws, device, progres
             cells[cell_key(combo, budget)] = {"combo": combo, "budget": budget, "phase": phase, "bits": alloc.bits,
                                           "energy_fraction": alloc.energy_pj / problem.uniform16_pj,
                                           "solver": alloc.solver}
+    return cells, trained
+
+
+def _trainings(sc: CompareConfig, trained: dict, layers) -> list[TrainPhase]:
+    """The hybrid trainings of seed ``sc.seed`` (from its warm weights) and its surrogate."""
+    W, Q = sc.warmup_epochs, sc.qat_epochs
+    out = []
     for phase, signature in {v: k for k, v in trained.items()}.items():
         bits = {layer.name: {"weight_bit_width": b, "act_bit_width": b} for layer, b in zip(layers, signature)}
-        r.train_phase(phase, init="warmup", bits=bits, quantize=True, epochs=Q, offset=W)
-    r.train_phase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0, seed=sc.surrogate_seed)
+        out.append(TrainPhase(phase, init="warmup", bits=bits, quantize=True, epochs=Q, offset=W))
+    return out + [TrainPhase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0,
+                             seed=sc.surrogate_seed)]
+
+
+def _seed_results(c: CompareConfig, r: Runner, layers, log) -> dict:
+    """One seed's scores and cells, read from its finished phases (each checked as it is read)."""
+    scores = _scores(r, c, log)
+    cells, trained = _plan(c, scores, layers)
+    for spec in _trainings(r.c, trained, layers):
+        r.train(spec)
     robustness = r.evaluate_all({phase: phase for phase in trained.values()})
     for cell in cells.values():
         if "phase" in cell:
@@ -215,18 +260,47 @@ def _plot(c: CompareConfig, rows: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def compare(config: CompareConfig, *, resume: bool = False, progress: bool = True, log=None) -> dict:
+def compare(config: CompareConfig, *, resume: bool = False, progress: bool = True, log=None,
+            executor: Executor | None = None) -> dict:
     """Run the iso-energy comparison; write compare_pareto.png, compare.md, then compare.json last
-    (the completion marker)."""
+    (the completion marker). ``executor`` runs the trials (quanos_hw/executor; default: serial): each
+    seed's warm-up and scores, then every seed's hybrid trainings and surrogate, then each seed's evaluation."""
     log = log or (lambda msg: tqdm.write(msg))
-    with prepare(config, resume) as setup:  # the results folder stays locked until the comparison ends
-        return _compare(setup, progress, log)
+    own = executor is None
+    executor = make_executor() if own else executor
+    try:
+        # the results folder stays locked until the comparison ends
+        with prepare(config, resume, local_device=runs_here(executor)) as setup:
+            return _compare(setup, progress, log, executor)
+    finally:
+        if own:
+            executor.close()
 
 
-def _compare(setup, progress: bool, log) -> dict:
+def _run_trials(c: CompareConfig, setup, executor: Executor, ctx: TrialContext, runners: dict, log) -> None:
+    """The trials not finished yet, in three batches: scores, trainings, evaluations (each needs the last)."""
+    layers = setup.layers
+    run_pending(executor, ctx, [Trial(f"s{seed}_scores", scores_trial, (seed,)) for seed, r in runners.items()
+                                if any(r.done(p) is None for p in ["warmup"] + [f"scores_{m}" for m in _metrics(c)])])
+    trainings, evaluations = [], []
+    for r in runners.values():
+        _, trained = _plan(c, _scores(r, c, log), layers)
+        trainings += [Trial(r.prefix + spec.phase, train_trial, (r.prefix, r.c, (spec,)))
+                      for spec in _trainings(r.c, trained, layers) if r.done(spec.phase) is None]
+        models = {phase: phase for phase in trained.values()}
+        if any(r.done(f"eval_{name}") is None for name in models):
+            evaluations.append(Trial(f"{r.prefix}evaluate", evaluate_trial, (r.prefix, r.c, models)))
+    run_pending(executor, ctx, trainings)
+    run_pending(executor, ctx, evaluations)
+
+
+def _compare(setup, progress: bool, log, executor: Executor) -> dict:
     c, ws = setup.config, setup.ws
-    per_seed = {seed: _seed_results(c, seed, setup.data, setup.layers, ws, setup.device, progress, log)
-                for seed in c.seeds}
+    ctx = trial_context(setup, executor, progress, log)
+    runners = {seed: _seed_runner(c, seed, lambda prefix, sc: Runner(sc, setup.data, ws, setup.device, progress, log,
+                                                                     prefix=prefix)) for seed in c.seeds}
+    _run_trials(c, setup, executor, ctx, runners, log)
+    per_seed = {seed: _seed_results(c, r, setup.layers, log) for seed, r in runners.items()}
     rows = _summary(c, per_seed)
     report = {"config": c.to_dict(), "config_hash": ws.config_hash, "summary": rows,
               "per_seed": {str(s): v for s, v in per_seed.items()}}

@@ -10,7 +10,9 @@ can be re-derived (a training phase's quantization flag and bits).
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from .. import bitconfig
 from ..checkpoint import load_checkpoint, load_model_state
 from ..data import Dataset, load_dataset
 from ..errors import InputError, WorkspaceError
+from ..executor import Executor, Trial
 from ..hardware import extract_layers
 from ..layers import quant_layers
 from ..models import create_model
@@ -37,12 +40,33 @@ TRAIN_KEYS = ("quantized", "bits", "history", "test_accuracy")
 EVAL_KEYS = ("clean", "attacks", "reference", "large_eps", "checks", "all_checks_passed", "worst_case")
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local: bool = True) -> torch.device:
+    """The device of config key ``device``; ``local=False``: the trials run elsewhere (Ray workers with
+    GPUs), so 'cuda' and 'auto' mean cuda there, whatever this machine has."""
+    if not local:
+        return torch.device("cpu" if name == "cpu" else "cuda")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was asked for but no CUDA device is available; use --device cpu")
     return torch.device(name)
+
+
+@dataclass(frozen=True)
+class TrainPhase:
+    """One training phase of :meth:`Runner.train_phase`: ``init`` the phase whose weights it starts
+    from (None: a fresh network from ``seed``), ``bits`` a width or a bit configuration."""
+
+    phase: str
+    init: str | None
+    bits: object
+    quantize: bool
+    epochs: int
+    offset: int
+    seed: int | None = None
+
+    def options(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "phase"}
 
 
 class Runner:
@@ -152,14 +176,20 @@ class Runner:
             "quantized": quantize, "bits": bitconfig.get_bit_config(model), "history": history,
             "test_accuracy": evaluate(model, self.data.test, self.c.eval_batch_size)})
 
+    def train(self, spec: TrainPhase) -> dict:
+        return self.train_phase(spec.phase, **spec.options())
+
+    def warmup_phase(self) -> TrainPhase:
+        bits = self.c.warmup_bits
+        return TrainPhase("warmup", init=None, bits=16 if bits is None else bits, quantize=bits is not None,
+                          epochs=self.c.warmup_epochs, offset=0)
+
     def warmup(self) -> dict:
         """The ``warmup`` phase: float training, or with ``warmup_bits`` quantization-aware training of
         the fresh network at that uniform width (activations calibrated first, as for every quantized
         training). Sensitivity is then measured on this network as it was trained (quantized or float),
         and the hybrid and the baselines start from its weights and, when quantized, its learned clip ranges."""
-        bits = self.c.warmup_bits
-        return self.train_phase("warmup", init=None, bits=16 if bits is None else bits, quantize=bits is not None,
-                                epochs=self.c.warmup_epochs, offset=0)
+        return self.train(self.warmup_phase())
 
     # -- sensitivity ---------------------------------------------------------------------------
     def scores(self, source: str, metric: str) -> dict[str, float]:
@@ -179,13 +209,13 @@ class Runner:
 
     def evaluate_all(self, models: dict[str, str]) -> dict[str, dict]:
         """Robustness of each model (name -> phase), every attack of the configuration."""
-        results, transfer, config = {}, None, self.attack_config()
-        test = self.data.test.to(self.device)
+        results, transfer, config, test = {}, None, self.attack_config(), None
         for name, phase in models.items():
             key = f"eval_{name}"
             state = self.done(key, EVAL_KEYS)
             if state is None:
                 if transfer is None:
+                    test = self.data.test.to(self.device)
                     self.log(f"[{self.prefix}surrogate] crafting transfer attacks for the black-box evaluation")
                     transfer = craft_transfer_set(self.load("surrogate", self.c.surrogate_seed), test, config,
                                                   self.progress)
@@ -197,6 +227,53 @@ class Runner:
                 state = self.finish(key, result.to_dict())
             results[name] = {k: v for k, v in state.items() if k != "seconds"}  # the timing goes to timing_s
         return results
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What every trial of one experiment shares, sent once to each executor: the resolved configuration,
+    the data, the device, the results folder (absolute: a Ray worker may run elsewhere; the launching
+    process holds its lock) and the log. A trial builds its own Runner from it (:meth:`runner`)."""
+
+    config: ExperimentConfig
+    data: Dataset
+    device: torch.device
+    root: str
+    progress: bool
+    log: Callable[[str], None]
+    model: nn.Module | None = None
+
+    def runner(self, prefix: str = "", config: ExperimentConfig | None = None, cls: type[Runner] = Runner) -> Runner:
+        ws = Workspace(self.root, self.config)
+        return cls(config or self.config, self.data, ws, self.device, self.progress, self.log, prefix=prefix,
+                   model=self.model)
+
+
+def train_trial(ctx: TrialContext, prefix: str, config: ExperimentConfig, phases: tuple[TrainPhase, ...]) -> list:
+    """A trial: the training phases ``phases`` one after the other (each writes its own state file)."""
+    r = ctx.runner(prefix, config)
+    return [r.train(spec) for spec in phases]
+
+
+def evaluate_trial(ctx: TrialContext, prefix: str, config: ExperimentConfig, models: dict[str, str]) -> dict:
+    """A trial: the robustness evaluation of ``models`` (name -> phase), one transfer set for all."""
+    return ctx.runner(prefix, config).evaluate_all(models)
+
+
+def run_pending(executor: Executor, ctx: TrialContext, trials: Sequence[Trial]) -> list:
+    """Run ``trials`` on ``executor``; an empty batch (everything finished: a resumed run) runs nothing."""
+    return executor.run(list(trials), ctx) if trials else []
+
+
+def runs_here(executor: Executor) -> bool:
+    """Whether the trials' device is this machine's: in this process, or on Ray without GPUs."""
+    return executor.in_process or not executor.config.resources.gpu
+
+
+def trial_context(setup: Setup, executor: Executor, progress: bool, log) -> TrialContext:
+    """The trials' context of a prepared experiment; progress bars only where trials run in this process."""
+    return TrialContext(setup.config, setup.data, setup.device, str(setup.ws.root.resolve()),
+                        progress and executor.in_process, log, setup.model)
 
 
 @dataclass
@@ -233,13 +310,14 @@ def check_hardware(c: ExperimentConfig, layers) -> None:
 
 
 def prepare(config: ExperimentConfig, resume: bool, *, model: nn.Module | None = None,
-            data: Dataset | None = None) -> Setup:
+            data: Dataset | None = None, local_device: bool = True) -> Setup:
     """Resolve ``config`` and check everything that can be checked before a file is written
     (hardware names, tables and description, the dataset, the device, the model: built once, with its
     weights, traced, its outputs checked against the classes); then lock and create (or, with
     ``resume``, verify) the results folder. Use it as ``with prepare(...) as setup:`` so the lock is
     held until the experiment ends. ``model`` and ``data``: objects of the Python API used instead of
-    config keys ``model`` and ``dataset``."""
+    config keys ``model`` and ``dataset``; ``local_device=False``: the trials run on GPUs elsewhere
+    (:func:`pick_device`)."""
     from energy_models import get_architecture, load_technology
 
     c = config.resolve()
@@ -250,7 +328,7 @@ def prepare(config: ExperimentConfig, resume: bool, *, model: nn.Module | None =
         synthetic = dict(n_train=c.synthetic_train, n_test=c.synthetic_test) if c.dataset == "synthetic" else {}
         data = load_dataset(c.dataset, c.data_dir, download=c.download, split_seed=c.split_seed,
                             image_size=c.image_size, **synthetic)
-    device = pick_device(c.device)
+    device = pick_device(c.device, local_device)
     info = data.info
     probe = create_model(c.model if model is None else model, num_classes=info.num_classes,
                          in_channels=info.input_shape[0], weight_scaling=c.weight_scaling, weights=c.weights)

@@ -37,9 +37,20 @@ from energy_models.bits import MAX_BITS, MIN_BITS
 from ..allocation import bits_from_ans
 from ..data import Batches
 from ..errors import InputError, WorkspaceError
+from ..executor import Executor, Trial, make_executor
 from ..models.converted import describe
 from .config import RunConfig
-from .experiment import Runner, prepare
+from .experiment import (
+    Runner,
+    TrainPhase,
+    TrialContext,
+    evaluate_trial,
+    prepare,
+    run_pending,
+    runs_here,
+    train_trial,
+    trial_context,
+)
 from .user_data import user_dataset
 
 
@@ -116,7 +127,8 @@ class QuanosRunner(Runner):
 
 
 def run(config: RunConfig | None = None, *, model: str | nn.Module | None = None, train: Batches | None = None,
-        test: Batches | None = None, resume: bool = False, progress: bool = True, log=None) -> RunResult:
+        test: Batches | None = None, resume: bool = False, progress: bool = True, log=None,
+        executor: Executor | None = None) -> RunResult:
     """Run the QUANOS experiment described by ``config`` (default: ``RunConfig()``); return the report
     and the files written.
 
@@ -129,6 +141,9 @@ def run(config: RunConfig | None = None, *, model: str | nn.Module | None = None
       batches (a DataLoader), images in [0, 1] (or uint8), gathered into memory once. They replace
       config key ``dataset``, whose attack budgets and augmentation still fill the keys the config
       leaves unset (set ``ans_eps`` and ``attacks`` for your data); the classes are 0..max label.
+
+    ``executor`` runs the independent trainings after the warm-up (the QUANOS iterations, each baseline,
+    the surrogate) and the evaluation (quanos_hw/executor; default: serial, in this process).
     """
     config = RunConfig() if config is None else config
     if isinstance(model, str):
@@ -140,46 +155,91 @@ def run(config: RunConfig | None = None, *, model: str | nn.Module | None = None
     data = None if train is None and test is None else user_dataset(train, test, config.dataset)
     log = log or (lambda msg: tqdm.write(msg))
     obj = model if isinstance(model, nn.Module) else None
-    with prepare(config, resume, model=obj, data=data) as setup:  # the results folder stays locked until the run ends
-        return _run(setup, resume, progress, log)
+    own = executor is None
+    executor = make_executor() if own else executor
+    try:
+        # the results folder stays locked until the run ends
+        with prepare(config, resume, model=obj, data=data, local_device=runs_here(executor)) as setup:
+            return _run(setup, resume, progress, log, executor)
+    finally:
+        if own:
+            executor.close()
 
 
-def _run(setup, resume: bool, progress: bool, log) -> RunResult:
-    from .report import ModelKind, RunOutputs, write_outputs
-
-    c, data, layers, ws = setup.config, setup.data, setup.layers, setup.ws
-    r = QuanosRunner(c, data, ws, setup.device, progress, log, model=setup.model)
-    if resume:
-        log(f"resuming {str(ws.root)!r}: finished phases are skipped")
-
-    W, Q = c.warmup_epochs, c.qat_epochs
-    r.warmup()
-    iterations, source, offset = [], "warmup", W
-    for i, share in enumerate(qat_shares(Q, c.iterations), start=1):
+def quanos_iterations(r: QuanosRunner) -> tuple[list[dict], str]:
+    """The QUANOS iterations on the warm network: scores -> bits -> QAT, ``iterations`` times; returns
+    each iteration's scores and bits, and the final hybrid's phase."""
+    c = r.c
+    iterations, source, offset = [], "warmup", c.warmup_epochs
+    for i, share in enumerate(qat_shares(c.qat_epochs, c.iterations), start=1):
         step = r.ans_phase(f"ans_{i}", source)
         r.train_phase(f"quanos_{i}", init=source, bits=step["bits"], quantize=True, epochs=share, offset=offset)
         iterations.append(step)
         source, offset = f"quanos_{i}", offset + share
+    return iterations, source
+
+
+def quanos_trial(ctx: TrialContext) -> str:
+    """A trial: the QUANOS iterations (their ``ans_i`` and ``quanos_i`` phases); returns the hybrid's phase."""
+    return quanos_iterations(ctx.runner(cls=QuanosRunner))[1]
+
+
+def _baselines(c: RunConfig) -> list[TrainPhase]:
+    """The float and uniform baselines (from the warm weights, same schedule) and the surrogate."""
+    W, Q = c.warmup_epochs, c.qat_epochs
+    out = [TrainPhase("float32", init="warmup", bits=16, quantize=False, epochs=Q, offset=W)] if c.float_baseline \
+        else []
+    out += [TrainPhase(f"uniform{b}", init="warmup", bits=b, quantize=True, epochs=Q, offset=W)
+            for b in sorted(set(c.uniform_bits), reverse=True)]
+    return out + [TrainPhase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0,
+                             seed=c.surrogate_seed)]
+
+
+def _train_trials(r: Runner, specs: list[TrainPhase]) -> list[Trial]:
+    """One trial per training phase not finished yet."""
+    return [Trial(s.phase, train_trial, ("", r.c, (s,))) for s in specs if r.done(s.phase) is None]
+
+
+def _run(setup, resume: bool, progress: bool, log, executor: Executor) -> RunResult:
+    from .report import ModelKind, RunOutputs, write_outputs
+
+    c, data, layers, ws = setup.config, setup.data, setup.layers, setup.ws
+    r = QuanosRunner(c, data, ws, setup.device, progress, log, model=setup.model)
+    ctx = trial_context(setup, executor, progress, log)
+    if resume:
+        log(f"resuming {str(ws.root)!r}: finished phases are skipped")
+
+    # the trials write the phases' state files; the passes below find them finished and check them
+    run_pending(executor, ctx, _train_trials(r, [r.warmup_phase()]))
+    r.warmup()
+    quanos_done = all(r.done(f"{kind}_{i}") is not None for i in range(1, c.iterations + 1)
+                      for kind in ("ans", "quanos"))
+    baselines = _baselines(c)
+    run_pending(executor, ctx, ([] if quanos_done else [Trial("quanos", quanos_trial)]) + _train_trials(r, baselines))
+    iterations, source = quanos_iterations(r)
     final_bits = iterations[-1]["bits"]
 
     models: dict[str, str] = {"quanos": source}
     kinds = {"quanos": ModelKind("hybrid"), "float32": ModelKind("float")}
-    if c.float_baseline:
-        r.train_phase("float32", init="warmup", bits=16, quantize=False, epochs=Q, offset=W)
-        models["float32"] = "float32"
-    for b in sorted(set(c.uniform_bits), reverse=True):
-        r.train_phase(f"uniform{b}", init="warmup", bits=b, quantize=True, epochs=Q, offset=W)
-        models[f"uniform{b}"] = f"uniform{b}"
-        kinds[f"uniform{b}"] = ModelKind("uniform", b)
+    for spec in baselines:
+        r.train(spec)
+        if spec.phase != "surrogate":
+            models[spec.phase] = spec.phase
+        if spec.phase.startswith("uniform"):
+            kinds[spec.phase] = ModelKind("uniform", int(spec.bits))
     iso = None
     if c.iso_size:
         hybrid = [final_bits[lyr.name]["weight_bit_width"] for lyr in layers]
         iso = iso_size_bits([lyr.weights for lyr in layers], hybrid)
         if iso not in c.uniform_bits:
-            r.train_phase(f"uniform{iso}", init="warmup", bits=iso, quantize=True, epochs=Q, offset=W)
-            models[f"uniform{iso}"] = f"uniform{iso}"
-            kinds[f"uniform{iso}"] = ModelKind("uniform", iso)
-    r.train_phase("surrogate", init=None, bits=16, quantize=False, epochs=W + Q, offset=0, seed=c.surrogate_seed)
+            spec = TrainPhase(f"uniform{iso}", init="warmup", bits=iso, quantize=True, epochs=c.qat_epochs,
+                              offset=c.warmup_epochs)
+            run_pending(executor, ctx, _train_trials(r, [spec]))
+            r.train(spec)
+            models[spec.phase] = spec.phase
+            kinds[spec.phase] = ModelKind("uniform", iso)
+    if any(r.done(f"eval_{name}") is None for name in models):
+        run_pending(executor, ctx, [Trial("evaluate", evaluate_trial, ("", c, models))])
     robustness = r.evaluate_all(models)
 
     phases = {name: r.done(phase) for name, phase in models.items()}

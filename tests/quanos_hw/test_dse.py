@@ -152,3 +152,23 @@ def test_check_zigzag_puts_zigzag_beside_the_lowest_energy_points(tmp_path, caps
     lowest = min(rows, key=lambda r: float(r["energy_pj"]))
     assert check["point"] == int(lowest["point"]) and float(lowest["zigzag_energy_pj"]) == check["zigzag_energy_pj"]
     assert 0.2 < check["energy_pj"] / check["zigzag_energy_pj"] < 5
+
+
+def test_a_sweep_in_chunks_equals_the_sweep_in_one():
+    """The executor's chunks (here 3, as on a Ray with 3 slots) give the one-chunk table, every cell."""
+    from quanos_hw.dse import chunks
+    from quanos_hw.executor import ExecutorConfig
+    from quanos_hw.executor.serial import SerialExecutor
+
+    class ThreeSlots(SerialExecutor):
+        def slots(self) -> int:
+            return 3
+
+    assert [list(r) for r in chunks(7, 3)] == [[0, 1], [2, 3, 4], [5, 6]] and len(chunks(2, 5)) == 2
+    points = [{"array.rows": r, "batch": b} for r in (8, 16, 32) for b in (1, 4)] + [{"array.rows": 4}]
+    args = ("bitfusion45", ["small_cnn/mnist5k@8", "small_cnn/mnist5k@4"])
+    whole = dse(*args, points=points)
+    chunked = dse(*args, points=points, executor=ThreeSlots(ExecutorConfig()))
+    assert list(chunked.table.columns) == list(whole.table.columns)
+    assert json.dumps(chunked.table.columns) == json.dumps(whole.table.columns)  # NaN and None in place too
+    assert (chunked.pareto == whole.pareto).all()
