@@ -350,6 +350,11 @@ CASES = [
     *([("dse-trial-resources-no-node", {}, DSE + ["--executor", "ray", "--trial-resources", "cpu=4096"],
         "--trial-resources cpu=4096,gpu=0: no node of the Ray cluster has that much", None)]
       if importlib.util.find_spec("ray") else []),  # CI installs Ray (the extra 'distributed')
+    # codesign (its full set: tests/test_bad_input_codesign.py)
+    ("codesign-finalists-0", {}, ["codesign", "--finalists", "0", "--set", "dataset=synthetic", "--out", "{out}"],
+     "config key 'finalists' must be between 1 and", None),
+    ("codesign-unknown-objective", {}, ["codesign", "--objectives", "energy,power", "--set", "dataset=synthetic",
+                                        "--out", "{out}"], "unknown objective 'power'", None),
 ]
 IDS = [case[0] for case in CASES]
 

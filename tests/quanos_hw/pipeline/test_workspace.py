@@ -20,9 +20,8 @@ from quanos_hw.errors import CheckpointError, DiskFullError, WorkspaceError
 from quanos_hw.integrity import digest_path
 from quanos_hw.pipeline import run
 from quanos_hw.pipeline.config import RunConfig, parse_set
-from quanos_hw.pipeline.experiment import prepare
+from quanos_hw.pipeline.experiment import Runner, prepare
 from quanos_hw.pipeline.lock import LOCK_NAME, FolderLock
-from quanos_hw.pipeline.run import QuanosRunner
 from quanos_hw.pipeline.workspace import Workspace
 from tests.conftest import FAST, flip_one_bit_in_tensor_data, hold_lock
 
@@ -87,10 +86,10 @@ def test_the_lock_is_held_for_the_whole_command_and_released_after(tmp_path):
 def test_the_lock_is_released_when_a_run_fails_and_the_folder_is_reusable(tmp_path, monkeypatch):
     out = tmp_path / "run"
 
-    def full(self):
+    def full(self, spec):
         raise DiskFullError("no space left on the device while writing 'x'")
 
-    monkeypatch.setattr(QuanosRunner, "warmup", full)
+    monkeypatch.setattr(Runner, "train", full)  # the warm-up, the first training, fails
     with pytest.raises(DiskFullError):
         _quiet(_config(out))
     assert (out / "config.json").is_file() and not (out / LOCK_NAME).exists()
