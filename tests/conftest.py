@@ -37,6 +37,13 @@ def mnist5k():
 
 
 @pytest.fixture(scope="session")
+def digits():
+    from quanos_hw.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
 def trained_small_cnn(mnist5k):
     """small_cnn trained 3 float epochs on mnist5k (about 8 s), returned in float mode."""
     from quanos_hw import TrainConfig, create_model, train

@@ -355,6 +355,8 @@ CASES = [
      "config key 'finalists' must be between 1 and", None),
     ("codesign-unknown-objective", {}, ["codesign", "--objectives", "energy,power", "--set", "dataset=synthetic",
                                         "--out", "{out}"], "unknown objective 'power'", None),
+    ("codesign-unknown-executor", {}, ["codesign", "--executor", "nope", "--set", "dataset=synthetic", "--out",
+                                       "{out}"], "unknown executor 'nope'", None),
 ]
 IDS = [case[0] for case in CASES]
 

@@ -7,6 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .executor_args import add_executor_arguments, executor_from_args
 from .run_cmd import WEIGHTS_HELP
 
 EPILOG = """\
@@ -40,6 +41,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--weights", metavar="FILE", help=WEIGHTS_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_executor_arguments(p)
     p.set_defaults(func=run_codesign)
 
 
@@ -107,9 +109,11 @@ def resolve(args: argparse.Namespace):
 
 def run_codesign(args: argparse.Namespace) -> int:
     from ..codesign import codesign
+    from ..executor import as_map
 
     config = resolve(args)
-    result = codesign(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
-                      log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    with executor_from_args(args) as executor:  # stage 2's trials (serial by default, or on Ray)
+        result = codesign(config, resume=args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                          log=lambda msg: print(msg, file=sys.stderr, flush=True), map_trials=as_map(executor))
     print((result.out_dir / "codesign.md").read_text())
     return 0

@@ -122,6 +122,17 @@ def call_trial(fn: Callable[..., Any], shared: Any, args: tuple, threads: int | 
         return fn(shared, *args)
 
 
+def _apply(shared: Any, fn: Callable[[Any], Any], item: Any) -> Any:
+    return fn(item)
+
+
+def as_map(executor: Executor) -> Callable[[Callable[[Any], Any], list], list]:
+    """``map_trials(fn, items)`` on ``executor``: one trial ``fn(item)`` per item, results in order
+    (``fn`` a module-level function of plain data, as every trial)."""
+    return lambda fn, items: executor.run([Trial(f"trial {i + 1} of {len(items)}", _apply, (fn, item))
+                                           for i, item in enumerate(items)])
+
+
 class Executor(ABC):
     """Runs batches of independent trials. Use as a context manager (``with make_executor(c) as ex:``);
     :meth:`close` releases what the executor started."""

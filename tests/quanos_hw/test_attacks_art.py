@@ -12,14 +12,8 @@ from torch import nn
 
 from quanos_hw.attacks import apgd_ce, apgd_dlr, pgd, square
 from quanos_hw.attacks.apgd_dlr import DLRLoss, dlr_loss
-from quanos_hw.data import load_dataset
 from quanos_hw.errors import InputError
 from tests.conftest import digits_small_cnn, mixed_copy
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from torch import nn
 
 from quanos_hw.attacks import FGSM, PGD, APGDCrossEntropy, AttackSpec, Square
 from quanos_hw.attacks.suites import SUITES
-from quanos_hw.data import TensorData, load_dataset
+from quanos_hw.data import TensorData
 from quanos_hw.errors import InputError, UnknownNameError
 from quanos_hw.robustness import (
     AttackConfig,
@@ -142,11 +142,6 @@ def test_bad_worst_case_settings(kwargs, error, match):
 
 
 # -- the whole evaluation on tiny models -------------------------------------------------------------
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
-
-
 @pytest.fixture(scope="module")
 def setting(digits):
     """A float model, its mixed-precision copy, a surrogate, 120 test digits and their transfer set."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from quanos_hw.errors import InputError
-from quanos_hw.executor import ExecutorConfig, Trial, TrialResources, make_executor
+from quanos_hw.executor import ExecutorConfig, Trial, TrialResources, as_map, make_executor
 
 ray = pytest.importorskip("ray")
 
@@ -73,6 +73,17 @@ def test_results_equal_serial_in_order_with_the_trials_threads(local_ray):
     serial = make_executor(ExecutorConfig(resources=TrialResources(cpu=1))).run(trials, {"scale": 3})
     assert got == serial and {r["threads"] for r in got} == {1}
     assert ray.is_initialized()  # the executor did not start this Ray, so it leaves it running
+
+
+def _cube(value):
+    return value ** 3
+
+
+def test_as_map_gives_map_trials_on_ray_as_serial(local_ray):
+    """The seam ``quanos codesign`` runs its stage 2 through: ``map_trials(fn, items)``."""
+    with _ray() as ex:
+        got = as_map(ex)(_cube, [3, 1, 2])
+    assert got == as_map(make_executor("serial"))(_cube, [3, 1, 2]) == [27, 1, 8]
 
 
 def test_a_worker_killed_mid_trial_is_retried(local_ray, tmp_path):

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from quanos_hw.allocation import quanos_bits
+from quanos_hw.cli import main
 from quanos_hw.cli.run_cmd import summary
 from quanos_hw.errors import ConfigError, InputError
 from quanos_hw.pipeline import run
@@ -273,12 +274,13 @@ def test_qat_split_and_iso_size():
      "unknown attack 'cw'; choose one of: apgd_ce, apgd_dlr, fgsm, fgsm_rs, pgd, square"),
     (["--set", "attacks=[{name: pgd, eps: [0.1], step: 3}]"], "attack 'pgd' has no parameter(s) ['step']"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    """In process (the console script in a real process: test_cli_unwritable_output_dir)."""
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "quanos_hw.cli", "run", *args] + (
-        [] if "--resume" in args else ["--out", str(out)]), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.count("\n") == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+    code = main(["run", *args] + ([] if "--resume" in args else ["--out", str(out)]))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert not out.exists()
 
 
