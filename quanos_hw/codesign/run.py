@@ -125,16 +125,6 @@ def codesign(config: CodesignConfig, *, resume: bool = False, progress: bool = T
         return _codesign(p, setup, progress, log, map_trials)
 
 
-def _scores(r, metric: str, log) -> dict:
-    state = r.done(f"scores_{metric}")
-    if state is None:
-        log(f"[scores_{metric}] {metric} sensitivity on the warm network")
-        start = time.perf_counter()
-        values = r.scores("warmup", metric)
-        state = r.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
-    return state["scores"]
-
-
 def stage1(p: Plan, space: Space, progress: bool, log) -> tuple[list[dict], DseTable]:
     c = p.config
     if p.search:
@@ -199,8 +189,8 @@ def _codesign(p: Plan, setup, progress: bool, log, map_trials) -> CodesignResult
     c, ws = p.config, setup.ws
     r = Runner(c, setup.data, ws, setup.device, progress, log)
     r.warmup()
-    scores = _scores(r, c.metric, log)
-    ans = scores if c.metric == "ans" else _scores(r, "ans", log)
+    scores = r.warm_scores(c.metric)
+    ans = scores if c.metric == "ans" else r.warm_scores("ans")
     space = Space(c.accelerator(), p.layers, scores, c.budgets, tuple(sorted(c.bit_choices)), c.input_bit_width)
     start = time.perf_counter()
     points, table = stage1(p, space, progress, log)

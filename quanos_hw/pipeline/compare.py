@@ -19,7 +19,6 @@ choice. The table shows what each view buys.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,13 +123,7 @@ def _scores(r: Runner, c: CompareConfig, log) -> dict:
     r.warmup()
     scores = {}
     for metric in _metrics(c):
-        state = r.done(f"scores_{metric}")
-        if state is None:
-            log(f"[{r.prefix}scores_{metric}] sensitivity")
-            start = time.perf_counter()
-            values = r.scores("warmup", metric)
-            state = r.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
-        scores[metric] = state["scores"]
+        scores[metric] = r.warm_scores(metric)
     return scores
 
 

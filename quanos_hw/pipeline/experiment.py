@@ -198,6 +198,17 @@ class Runner:
         return compute_sensitivity(metric, self.load(source), self.data.train, progress=self.progress,
                                    **self.c.sensitivity_options(metric))
 
+    def warm_scores(self, metric: str) -> dict[str, float]:
+        """The scores of ``metric`` on the warm-up network, measured once and kept as the phase
+        ``scores_<metric>`` (a finished one is read back)."""
+        state = self.done(f"scores_{metric}")
+        if state is None:
+            self.log(f"[{self.prefix}scores_{metric}] {metric} sensitivity on the warm network")
+            start = time.perf_counter()
+            values = self.scores("warmup", metric)
+            state = self.finish(f"scores_{metric}", {"scores": values, "seconds": time.perf_counter() - start})
+        return state["scores"]
+
     # -- evaluation ------------------------------------------------------------------------------
     def attack_config(self) -> AttackConfig:
         """The robustness evaluation of the (resolved) configuration."""

@@ -24,6 +24,7 @@ from quanos_hw.robustness import (
 )
 from quanos_hw.worst_case import Component, Verdict, component_label, run_suite, worst_case
 from tests.conftest import digits_small_cnn, mixed_copy
+from tests.quanos_hw.test_attacks_art import RoundedLogits
 
 SCHEMA = json.loads(resources.files("quanos_hw").joinpath("schemas", "report.schema.json").read_text())
 ROBUSTNESS_SCHEMA = {"$defs": SCHEMA["$defs"], **SCHEMA["$defs"]["model"]["properties"]["robustness"]}
@@ -173,17 +174,6 @@ def test_the_worst_case_of_an_honest_model(setting, kind):
     assert MASKING in checks and checks[MASKING]["passed"], checks[MASKING]
     assert not worst["masking_warning"]
     assert accuracy_columns(result)["worst-case 0.2"] == worst["accuracy"] == worst_case_accuracy(result)
-
-
-class RoundedLogits(nn.Module):
-    """The logits rounded to multiples of 0.5: the same predictions, zero gradient everywhere."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x):
-        return torch.round(self.inner(x) * 2) / 2
 
 
 def test_a_masked_model_raises_the_masking_warning(setting):
