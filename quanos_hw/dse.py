@@ -263,18 +263,13 @@ def concat_tables(tables: Sequence[DseTable], offsets: Sequence[int], keys: Sequ
 
 
 def _sweep(base: Accelerator, points: list[dict], workloads: list[Workload], progress: bool, executor) -> DseTable:
-    from .executor import Trial, make_executor
+    from .executor import Trial, using
 
-    own = executor is None
-    executor = make_executor() if own else executor
-    try:
+    with using(executor) as executor:
         pieces = chunks(len(points), executor.slots())
         trials = [Trial(f"dse_{i}", dse_chunk, ([points[j] for j in piece], progress and executor.in_process))
                   for i, piece in enumerate(pieces)]
         tables = executor.run(trials, (base, workloads))
-    finally:
-        if own:
-            executor.close()
     keys = list(dict.fromkeys(k for p in points for k in p))
     return tables[0] if len(tables) == 1 else concat_tables(tables, [piece.start for piece in pieces], keys)
 
@@ -292,7 +287,7 @@ def attach_zigzag(result: DseResult, k: int, executor=None) -> None:
     its energy and latency beside ours: columns ``zigzag_energy_pj`` and ``zigzag_latency_s`` of the
     table (empty for unchecked rows) and ``result.zigzag`` (one entry per checked row). ``executor``
     runs one trial per checked row (default: serial)."""
-    from .executor import Trial, make_executor
+    from .executor import Trial, using
 
     rows = result.table.rows()
     chosen = []
@@ -300,14 +295,9 @@ def attach_zigzag(result: DseResult, k: int, executor=None) -> None:
         mine = sorted((r for r in rows if r["workload"] == w.name), key=lambda r: r["energy_pj"])[:k]
         chosen += [{**{key: r[key] for key in result.swept_keys if r[key] is not None}, "workload": w.name,
                     "point": r["point"]} for r in mine]
-    own = executor is None
-    executor = make_executor() if own else executor
-    try:
-        trials = [Trial(f"zigzag_{i}", zigzag_trial, (point,)) for i, point in enumerate(chosen)]
+    trials = [Trial(f"zigzag_{i}", zigzag_trial, (point,)) for i, point in enumerate(chosen)]
+    with using(executor) as executor:
         checked = [row for rows_ in executor.run(trials, (result.base, result.workloads)) for row in rows_]
-    finally:
-        if own:
-            executor.close()
     index = {(r["point"], r["workload"]): i for i, r in enumerate(rows)}
     energy, latency = [math.nan] * len(rows), [math.nan] * len(rows)
     for c in checked:

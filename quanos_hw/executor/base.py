@@ -169,6 +169,17 @@ class Executor(ABC):
 EXECUTORS: Registry[type[Executor]] = Registry("executor")
 
 
+@contextlib.contextmanager
+def using(executor: Executor | None):
+    """The block's executor: ``executor`` (left open: its owner closes it), or a serial one made for the
+    block and closed after it."""
+    if executor is not None:
+        yield executor
+        return
+    with make_executor() as own:
+        yield own
+
+
 def make_executor(config: ExecutorConfig | str | None = None) -> Executor:
     """An executor from its configuration (or its name; None: serial). Bad input (an unknown name, Ray
     missing, an unreachable cluster, resources no node has) raises InputError before any trial runs."""

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..allocation import POLICIES, BudgetProblem, InfeasibleBudget
 from ..errors import ConfigError
-from ..executor import Executor, Trial, make_executor
+from ..executor import Executor, Trial, using
 from ..io import atomic_write_text, dumps_strict
 from ..robustness import accuracy_columns, reference_label
 from ..sensitivity import METRICS
@@ -259,15 +259,9 @@ def compare(config: CompareConfig, *, resume: bool = False, progress: bool = Tru
     (the completion marker). ``executor`` runs the trials (quanos_hw/executor; default: serial): each
     seed's warm-up and scores, then every seed's hybrid trainings and surrogate, then each seed's evaluation."""
     log = log or (lambda msg: tqdm.write(msg))
-    own = executor is None
-    executor = make_executor() if own else executor
-    try:
-        # the results folder stays locked until the comparison ends
-        with prepare(config, resume, local_device=runs_here(executor)) as setup:
-            return _compare(setup, progress, log, executor)
-    finally:
-        if own:
-            executor.close()
+    # the results folder stays locked until the comparison ends
+    with using(executor) as executor, prepare(config, resume, local_device=runs_here(executor)) as setup:
+        return _compare(setup, progress, log, executor)
 
 
 def _run_trials(c: CompareConfig, setup, executor: Executor, ctx: TrialContext, runners: dict, log) -> None:

@@ -37,7 +37,7 @@ from energy_models.bits import MAX_BITS, MIN_BITS
 from ..allocation import bits_from_ans
 from ..data import Batches
 from ..errors import InputError, WorkspaceError
-from ..executor import Executor, Trial, make_executor
+from ..executor import Executor, Trial, using
 from ..models.converted import describe
 from .config import RunConfig
 from .experiment import (
@@ -155,15 +155,10 @@ def run(config: RunConfig | None = None, *, model: str | nn.Module | None = None
     data = None if train is None and test is None else user_dataset(train, test, config.dataset)
     log = log or (lambda msg: tqdm.write(msg))
     obj = model if isinstance(model, nn.Module) else None
-    own = executor is None
-    executor = make_executor() if own else executor
-    try:
-        # the results folder stays locked until the run ends
-        with prepare(config, resume, model=obj, data=data, local_device=runs_here(executor)) as setup:
-            return _run(setup, resume, progress, log, executor)
-    finally:
-        if own:
-            executor.close()
+    # the results folder stays locked until the run ends
+    with using(executor) as executor, prepare(config, resume, model=obj, data=data,
+                                              local_device=runs_here(executor)) as setup:
+        return _run(setup, resume, progress, log, executor)
 
 
 def quanos_iterations(r: QuanosRunner) -> tuple[list[dict], str]:
