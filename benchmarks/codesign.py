@@ -11,7 +11,7 @@ of predicted error vs measured clean and worst-case accuracy, and per objective 
 against the best uniform design at equal or lower energy. Run folders go to
 benchmarks/results/codesign_runs/ and are resumed.
 
-    python benchmarks/codesign.py                       # the full benchmark
+    OMP_NUM_THREADS=1 python benchmarks/codesign.py --jobs 2   # the full benchmark, 2 runs at a time
     python benchmarks/codesign.py --smoke               # 2 points x 2 budgets, 2 finalists, 1 seed, 1+1 epochs
 """
 
@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from common import RESULTS, quiet, write
@@ -44,8 +47,15 @@ def run_one(dataset: str, seed: int, smoke: bool) -> dict:
         qat_epochs=qat, sweep=SMOKE_SWEEP if smoke else SWEEP, budgets=BUDGETS[1:4:2] if smoke else BUDGETS,
         finalists=2 if smoke else 6, search="grid", **({"robustness": "quick"} if smoke else {}))
     start = time.perf_counter()
-    result = codesign(config, resume=(out / "config.json").is_file(), progress=False, log=print)
+    quiet()
+    name = f"{dataset}-seed{seed}"
+    result = codesign(config, resume=(out / "config.json").is_file(), progress=False,
+                      log=lambda *a: print(f"[{name}]", *a, flush=True))
     return {**result.report, "wall_s": time.perf_counter() - start}
+
+
+def _run_one_args(run: tuple[str, int], smoke: bool) -> dict:
+    return run_one(*run, smoke)
 
 
 def _pct(v) -> str:
@@ -91,10 +101,19 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(SCHEDULES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check the script (not the benchmark)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs (dataset x seed) at a time, each in its own process; each run's result does not "
+                             "depend on it")
     args = parser.parse_args()
     quiet()
     seeds = args.seeds[:1] if args.smoke else args.seeds
-    reports = {f"{d}-seed{s}": run_one(d, s, args.smoke) for d in args.datasets for s in seeds}
+    runs = [(d, s) for d in args.datasets for s in seeds]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(functools.partial(_run_one_args, smoke=args.smoke), runs))
+    else:
+        results = [run_one(d, s, args.smoke) for d, s in runs]
+    reports = {f"{d}-seed{s}": r for (d, s), r in zip(runs, results)}
     data, markdown = summarise(reports)
     write("codesign_smoke" if args.smoke else "codesign", {"smoke": args.smoke, "seeds": seeds, "sweep": SWEEP,
                                                            "budgets": list(BUDGETS), **data}, markdown)
