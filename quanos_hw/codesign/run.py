@@ -121,8 +121,28 @@ def codesign(config: CodesignConfig, *, resume: bool = False, progress: bool = T
 
     log = log or (lambda msg: tqdm.write(msg))
     p = plan(config)
+    root = Path(p.config.out_dir)
+    before = None if resume else (set(root.iterdir()) if root.is_dir() else None)
+    fresh = not resume
     with prepare(p.config, resume) as setup:
-        return _codesign(p, setup, progress, log, map_trials)
+        try:
+            return _codesign(p, setup, progress, log, map_trials)
+        except InputError:
+            if fresh:  # a fresh run that stage 1 refused leaves nothing behind
+                _discard(root, before)
+            raise
+
+
+def _discard(root: Path, before: set[Path] | None) -> None:
+    """Remove what this run created in ``root``: ``root`` itself when it was not there (``before``
+    None), else the entries not in ``before``; called with the folder still locked."""
+    import shutil
+
+    if before is None:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for path in set(root.iterdir()) - before:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
 
 
 def stage1(p: Plan, space: Space, progress: bool, log) -> tuple[list[dict], DseTable]:
