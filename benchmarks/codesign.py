@@ -58,6 +58,13 @@ def _run_one_args(run: tuple[str, int], smoke: bool) -> dict:
     return run_one(*run, smoke)
 
 
+def _dominated_by(finalist: dict, baselines: list[dict]) -> list[str]:
+    """The uniform baselines with energy <= and clean and worst-case accuracy >= the finalist's."""
+    return sorted({f"{b['design']} on the {b['objective']} point" for b in baselines
+                   if b["design"].startswith("uniform") and b["energy_uj"] <= finalist["energy_uj"]
+                   and b["clean"] >= finalist["clean"] and b["worst_case"] >= finalist["worst_case"]})
+
+
 def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}"
 
@@ -92,6 +99,17 @@ def summarise(reports: dict[str, dict]) -> tuple[dict, str]:
     for metric in ("clean", "worst_case"):
         values = [r["proxy_spearman"][metric] for r in reports.values() if r["proxy_spearman"][metric] is not None]
         data["proxy"][metric] = {"mean": float(np.mean(values)), "n": len(values)} if values else None
+    lines += ["", "## Finalists a uniform design matches", "",
+              "A finalist is dominated when some uniform design (8 or 4 bits, on any objective's accelerator-first "
+              "point) costs no more energy and is at least as accurate, clean and worst case.", "",
+              "| run | finalists dominated by a uniform design | not dominated (energy µJ, clean, worst) |",
+              "|---|---|---|"]
+    for name, r in reports.items():
+        dominated = {f["candidate"]: _dominated_by(f, r["baselines"]) for f in r["finalists"]}
+        data["runs"][name]["dominated"] = dominated
+        free = [f"{f['candidate']} ({f['energy_uj']:.4g}, {_pct(f['clean'])}, {_pct(f['worst_case'])})"
+                for f in r["finalists"] if not dominated[f["candidate"]]]
+        lines.append(f"| {name} | {sum(map(bool, dominated.values()))} of {len(dominated)} | {', '.join(free)} |")
     lines += ["", "Run wall time (s): " + ", ".join(f"{k} {v['wall_s']:.0f}" for k, v in data["runs"].items()), ""]
     return data, "\n".join(lines)
 
