@@ -81,7 +81,8 @@ def summarise(reports: dict[str, dict]) -> tuple[dict, str]:
     for name, r in reports.items():
         s1, proxy = r["stage1"], r["proxy_spearman"]
         data["runs"][name] = {"stage1": s1, "proxy_spearman": proxy, "comparison": r["comparison"],
-                              "finalists": r["finalists"], "baselines": r["baselines"], "wall_s": r["wall_s"]}
+                              "finalists": r["finalists"], "baselines": r["baselines"], "wall_s": r["wall_s"],
+                              "timing_s": r["timing_s"]}
         for row in r["comparison"]:
             fin = f"{row['finalist']} ({row['finalist_energy_uj']:.4g}, {_pct(row['finalist_clean'])}, " \
                   f"{_pct(row['finalist_worst_case'])})"
@@ -110,7 +111,10 @@ def summarise(reports: dict[str, dict]) -> tuple[dict, str]:
         free = [f"{f['candidate']} ({f['energy_uj']:.4g}, {_pct(f['clean'])}, {_pct(f['worst_case'])})"
                 for f in r["finalists"] if not dominated[f["candidate"]]]
         lines.append(f"| {name} | {sum(map(bool, dominated.values()))} of {len(dominated)} | {', '.join(free)} |")
-    lines += ["", "Run wall time (s): " + ", ".join(f"{k} {v['wall_s']:.0f}" for k, v in data["runs"].items()), ""]
+    work = {k: r["timing_s"]["stage1_s"] + sum(r["timing_s"]["seconds"].values()) for k, r in reports.items()}
+    lines += ["", "Seconds of work per run (stage 1 and every phase, as the run recorded them, so a resumed run "
+              "counts what it skipped): "
+              + ", ".join(f"{k} {v:.0f}" for k, v in work.items()), ""]
     return data, "\n".join(lines)
 
 
