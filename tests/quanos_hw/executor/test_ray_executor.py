@@ -100,17 +100,32 @@ def test_a_worker_killed_mid_trial_is_retried(local_ray, tmp_path):
     assert out["results"] == serial and out["results"][1]["value"] == 2
 
 
+def _wait_idle(timeout_s: float = 60.0) -> None:
+    """Until both CPUs of the local Ray are free again (a worker killed by an earlier test may hold
+    one for a while; then only one trial would start here)."""
+    deadline = time.monotonic() + timeout_s
+    while ray.available_resources().get("CPU", 0) < 2:
+        assert time.monotonic() < deadline, f"the local Ray never became idle: {ray.available_resources()}"
+        time.sleep(0.1)
+
+
 def test_ctrl_c_cancels_running_and_pending_trials(local_ray, tmp_path):
     trials = [Trial(f"t{i}", _blocks, (str(tmp_path), i)) for i in range(3)]  # 2 run, 1 waits
+    _wait_idle()
+    late = []
 
     def interrupt():
-        for i in range(2):
-            _wait_for(tmp_path / f"started_{i}")
+        try:
+            for i in range(2):
+                _wait_for(tmp_path / f"started_{i}")
+        except AssertionError as exc:  # interrupt anyway, so the test fails now, naming the trial
+            late.append(str(exc))
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
     with _ray() as ex, pytest.raises(KeyboardInterrupt):
         ex.run(trials)
+    assert not late, late
     pids = [int((tmp_path / f"started_{i}").read_text()) for i in range(2)]
     deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
