@@ -26,6 +26,8 @@ from ..errors import InputError
 from .base import EXECUTORS, Executor, ExecutorConfig, Trial, call_trial
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'quanos-hw[distributed]'"
+#: seconds between checks of the running trials (a Ctrl-C is handled at the next one)
+POLL_S = 0.2
 
 
 def import_ray():
@@ -124,6 +126,10 @@ class RayExecutor(Executor):
         refs = [self._task.options(name=t.key, **self._options).remote(t.fn, shared_ref, t.args, self.threads)
                 for t in trials]
         try:
+            pending = list(refs)
+            while pending:  # short waits, so a Ctrl-C reaches this thread within POLL_S whatever Ray does
+                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+                ray.get(ready)  # a failed trial raises now, not after the others
             return ray.get(refs)
         except ray.exceptions.RayTaskError as exc:  # the trial's own exception, raised as itself
             self.cancel(refs)
