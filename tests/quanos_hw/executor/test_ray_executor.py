@@ -47,12 +47,6 @@ def _killed_once(shared, folder, value, victim):
     return _square(shared, value)
 
 
-def _blocks(shared, folder, value):
-    (Path(folder) / f"started_{value}").write_text(str(os.getpid()))
-    time.sleep(60)
-    (Path(folder) / f"finished_{value}").write_text("")
-
-
 def _raises(shared, value):
     raise InputError(f"trial {value} refused its input")
 
@@ -100,47 +94,60 @@ def test_a_worker_killed_mid_trial_is_retried(local_ray, tmp_path):
     assert out["results"] == serial and out["results"][1]["value"] == 2
 
 
-def _wait_idle(timeout_s: float = 60.0) -> None:
-    """Until both CPUs of the local Ray are free again (a worker killed by an earlier test may hold
-    one for a while; then only one trial would start here)."""
-    deadline = time.monotonic() + timeout_s
-    while ray.available_resources().get("CPU", 0) < 2:
-        assert time.monotonic() < deadline, f"the local Ray never became idle: {ray.available_resources()}"
-        time.sleep(0.1)
+#: a quanos process that runs three blocking trials on its own local Ray (2 CPUs: 2 run, 1 waits)
+CTRL_C_SCRIPT = """
+import signal, sys, time
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever the test runner set
+import ray
+from quanos_hw.executor import ExecutorConfig, Trial, TrialResources, make_executor
 
+def blocks(shared, folder, value):
+    import os
+    (Path(folder) / f"started_{value}").write_text(str(os.getpid()))
+    time.sleep(60)
+    (Path(folder) / f"finished_{value}").write_text("")
 
-def test_ctrl_c_cancels_running_and_pending_trials(local_ray, tmp_path):
-    trials = [Trial(f"t{i}", _blocks, (str(tmp_path), i)) for i in range(3)]  # 2 run, 1 waits
-    _wait_idle()
-    late = []
-
-    def interrupt():
-        try:
-            for i in range(2):
-                _wait_for(tmp_path / f"started_{i}")
-        except AssertionError as exc:  # interrupt anyway, so the test fails now, naming the trial
-            late.append(str(exc))
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
-    with _ray() as ex, pytest.raises(KeyboardInterrupt):
-        ex.run(trials)
-    assert not late, late
-    pids = [int((tmp_path / f"started_{i}").read_text()) for i in range(2)]
+ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
+ex = make_executor(ExecutorConfig(name="ray", resources=TrialResources(cpu=1)))
+try:
+    ex.run([Trial(f"t{i}", blocks, (sys.argv[1], i)) for i in range(3)])
+except KeyboardInterrupt:  # checked while this Ray still runs: cancelled, not just shut down
+    import os
+    folder = Path(sys.argv[1])
+    pids = [int((folder / f"started_{i}").read_text()) for i in range(2)]
     deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids)  # the running trials were stopped
-    time.sleep(1)
-    assert not (tmp_path / "started_2").exists() and not list(tmp_path.glob("finished_*"))
+    time.sleep(1)  # a pending trial not cancelled would start now, on the freed CPUs
+    (folder / "interrupted").write_text(f"alive={[alive(pid) for pid in pids]}")
+    raise SystemExit(130)
+"""
 
 
-def _alive(pid: int) -> bool:
+def test_ctrl_c_cancels_running_and_pending_trials(tmp_path):
+    """Ctrl-C to a process waiting on its trials: KeyboardInterrupt in the caller, the running trials'
+    workers stopped, the pending one never started (run in a process of its own, as a user's)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, str(tmp_path)])
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        for i in range(2):
+            _wait_for(tmp_path / f"started_{i}", timeout_s=120)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (tmp_path / "interrupted").read_text() == "alive=[False, False]"  # the running trials were stopped
+    assert not (tmp_path / "started_2").exists() and not list(tmp_path.glob("finished_*"))
 
 
 def test_a_trials_error_is_raised_as_itself(local_ray):
