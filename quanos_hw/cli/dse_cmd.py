@@ -42,7 +42,8 @@ def add_parser(sub) -> None:
 def run_dse_cmd(args: argparse.Namespace) -> int:
     from energy_models.dse import parse_sweep_args
 
-    from ..dse import dse, load_sweep_file, summary_json, write_outputs
+    from ..dse import dse, load_sweep_file
+    from ..dse_outputs import summary_json, write_outputs
     from ..errors import InputError
 
     if args.sweep and args.sweep_file:

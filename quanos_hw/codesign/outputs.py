@@ -212,9 +212,9 @@ def _plots(out: Path, finalists: list[dict], baselines: list[dict], proxy: dict)
 def write_outputs(c, root: Path, points: list[dict], table: DseTable, ok, front, chosen: list[int],
                   baselines: list[dict], results: dict, timing: dict, config_hash: str, mode: str) -> dict:
     """Write every file into ``root``; returns the report (codesign.json's content)."""
-    from ..dse import HTML_MAX_ROWS, html_rows
-    from ..dse import _csv as dse_csv
     from ..dse_html import write_dse_html
+    from ..dse_outputs import HTML_MAX_ROWS, html_rows
+    from ..dse_outputs import table_csv as dse_csv
 
     swept = list(dict.fromkeys(k for p in points for k in p))
     finalists, measured_baselines = measured_rows(table, chosen, baselines, results, swept)

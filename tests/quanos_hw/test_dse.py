@@ -131,7 +131,7 @@ def test_duplicate_workloads_are_refused():
 
 
 def test_html_rows_keep_the_front_and_spread_the_rest():
-    from quanos_hw.dse import html_rows
+    from quanos_hw.dse_outputs import html_rows
 
     pareto = np.zeros(1000, dtype=bool)
     pareto[[3, 500, 999]] = True
