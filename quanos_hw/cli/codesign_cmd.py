@@ -73,7 +73,8 @@ def resolve(args: argparse.Namespace):
     from ..codesign import CodesignConfig
     from ..codesign.constraints import parse_constraint
     from ..errors import InputError
-    from ..pipeline.config import check_out_dir, load_config_file, parse_set
+    from ..pipeline.config import load_config_file, parse_set
+    from ..pipeline.config_checks import check_out_dir
 
     if args.out is not None:
         check_out_dir(args.out, "--out")

@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..pipeline.compare import CompareConfig, compare
-    from ..pipeline.config import check_out_dir, load_config_file, parse_set
+    from ..pipeline.config import load_config_file, parse_set
+    from ..pipeline.config_checks import check_out_dir
 
     if args.out is not None:
         check_out_dir(args.out, "--out")

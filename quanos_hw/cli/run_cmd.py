@@ -34,18 +34,20 @@ def add_parser(sub) -> None:
 
 
 def help_config() -> str:
-    from ..pipeline.config import RunConfig, _hints, _type_name
+    from ..pipeline.config import RunConfig
+    from ..pipeline.config_checks import hints, type_name
 
     lines = ["config keys (YAML/JSON file or --set KEY=VALUE); null means the dataset's default:"]
     for f in dataclasses.fields(RunConfig):
-        tp = _type_name(_hints(RunConfig)[f.name])
+        tp = type_name(hints(RunConfig)[f.name])
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         lines.append(f"  {f.name:<20} {tp:<28} default {default!r}")
     return "\n".join(lines)
 
 
 def resolve_config(args: argparse.Namespace):
-    from ..pipeline.config import check_out_dir, load_config_file, load_preset, parse_set
+    from ..pipeline.config import load_config_file, load_preset, parse_set
+    from ..pipeline.config_checks import check_out_dir
 
     if args.out is not None:
         check_out_dir(args.out, "--out")

@@ -162,10 +162,10 @@ def test_every_numeric_key_has_a_range():
     """A new numeric config key cannot skip the bounds: it needs an entry in CONFIG_RANGES."""
     from quanos_hw.bounds import CONFIG_RANGES
     from quanos_hw.pipeline.compare import CompareConfig
-    from quanos_hw.pipeline.config import _hints
+    from quanos_hw.pipeline.config_checks import hints
 
     for cls in (RunConfig, CompareConfig):
-        for name, tp in _hints(cls).items():
+        for name, tp in hints(cls).items():
             if name != "attacks" and any(t in str(tp) for t in ("int", "float")):
                 assert name in CONFIG_RANGES, name
 
