@@ -17,7 +17,8 @@ from energy_models import parse_technology
 from quanos_hw.bitconfig import validate_bit_config
 from quanos_hw.errors import BitConfigError, ConfigError, DiskFullError, InputError
 from quanos_hw.io import atomic_write_text
-from quanos_hw.pipeline.config import RunConfig, _choices, config_from_dict
+from quanos_hw.pipeline.config import RunConfig, config_from_dict
+from quanos_hw.pipeline.config_checks import name_choices
 
 NAMES = ["a", "b", "c"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 40), st.floats(allow_nan=True, allow_infinity=True),
@@ -108,9 +109,9 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("key", sorted(_choices()))
+@pytest.mark.parametrize("key", sorted(name_choices()))
 def test_name_valued_keys_accept_exactly_what_their_registry_holds(key):
-    allowed = _choices()[key]
+    allowed = name_choices()[key]
     assert allowed
     for value in allowed:
         config = config_from_dict({key: [value] if key == "mac_architectures" else value})

@@ -62,7 +62,7 @@ def check_types(config: ExperimentConfig) -> None:
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def _choices() -> dict[str, list[str]]:
+def name_choices() -> dict[str, list[str]]:
     """The allowed values of every name-valued key, read from the registries that use them.
 
     Imported here rather than at module level: the registries pull in torch, and the CLI reads
@@ -85,7 +85,7 @@ def _choices() -> dict[str, list[str]]:
 
 
 def _check_names(c: ExperimentConfig) -> None:
-    for name, allowed in _choices().items():
+    for name, allowed in name_choices().items():
         if not hasattr(c, name):  # a key of another experiment's config
             continue
         value = getattr(c, name)
