@@ -1,7 +1,9 @@
 """Checks of an experiment configuration, run when one is built (``__post_init__``): every key of
 its declared type, names from the registries that use them, numbers in their ranges
 (quanos_hw.bounds), the results folder named, the hardware description loadable, and the run's and
-the sensitivity metric's own rules; :func:`coerce` turns YAML/JSON values into the fields' types."""
+the sensitivity metric's own rules; :func:`coerce` turns YAML/JSON values into the fields' types.
+Each check takes the configuration being built (an ExperimentConfig of pipeline/config.py, which
+imports this module, hence no annotation naming it)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,6 @@ from pathlib import Path
 
 from ..bounds import CONFIG_RANGES, check_ranges
 from ..errors import ConfigError, InputError
-
-if typing.TYPE_CHECKING:
-    from .config import ExperimentConfig, RunConfig
-
 
 #: metric options that config keys set (metric_options may not repeat them): option -> key
 METRIC_SETTING_KEYS = {"eps": "ans_eps", "max_batches": "ans_batches", "batch_size": "ans_batch_size",
@@ -51,7 +49,7 @@ def matches(value, tp) -> bool:
     return isinstance(value, tp)
 
 
-def check_types(config: ExperimentConfig) -> None:
+def check_types(config) -> None:
     for name, tp in hints(type(config)).items():
         value = getattr(config, name)
         if not matches(value, tp):
@@ -84,7 +82,7 @@ def name_choices() -> dict[str, list[str]]:
             "mac_architectures": list_architectures(), "robustness": SUITES.names()}
 
 
-def _check_names(c: ExperimentConfig) -> None:
+def _check_names(c) -> None:
     for name, allowed in name_choices().items():
         if not hasattr(c, name):  # a key of another experiment's config
             continue
@@ -104,7 +102,7 @@ def _check_names(c: ExperimentConfig) -> None:
                 raise ConfigError(f"config key {name!r} must be one of {sorted(allowed)}, got {value!r}")
 
 
-def _check_dataset(c: ExperimentConfig) -> None:
+def _check_dataset(c) -> None:
     """``dataset`` names a shipped dataset, ``folder:PATH`` or ``npz:FILE`` (read when the config
     is resolved); ``image_size`` is set only for a ``folder:`` dataset."""
     from ..data import list_datasets, user_dataset
@@ -131,12 +129,12 @@ def _check_source(value: str) -> None:
         raise ConfigError(f"config key 'model': {exc}") from None
 
 
-def _check_weights(c: ExperimentConfig) -> None:
+def _check_weights(c) -> None:
     if c.weights is not None and not Path(c.weights).is_file():
         raise ConfigError(f"config key 'weights': file {c.weights!r} does not exist")
 
 
-def _check_numbers(c: ExperimentConfig) -> None:
+def _check_numbers(c) -> None:
     """Every number finite and in its range (the table quanos_hw.bounds.CONFIG_RANGES)."""
     values = {f.name: getattr(c, f.name) for f in fields(c) if f.name != "attacks"}  # attacks check themselves
     check_ranges(values, CONFIG_RANGES, error=ConfigError)
@@ -152,7 +150,7 @@ def check_out_dir(path: str, what: str = "config key 'out_dir'") -> None:
         raise ConfigError(f"{what} {path!r} holds a NUL character")
 
 
-def check_values(c: ExperimentConfig) -> None:
+def check_values(c) -> None:
     _check_numbers(c)
     _check_names(c)
     _check_weights(c)
@@ -160,7 +158,7 @@ def check_values(c: ExperimentConfig) -> None:
     _check_hardware(c)
 
 
-def _check_hardware(c: ExperimentConfig) -> None:
+def _check_hardware(c) -> None:
     """``hardware`` names a description that loads; it decides the technology and the memory
     traffic, so ``technology`` and ``dataflow`` must keep their defaults beside it."""
     if c.hardware is None:
@@ -176,7 +174,7 @@ def _check_hardware(c: ExperimentConfig) -> None:
                               "description decides the technology and the memory traffic")
 
 
-def check_run_values(c: RunConfig) -> None:
+def check_run_values(c) -> None:
     if c.qat_epochs < c.iterations:
         raise ConfigError(f"qat_epochs ({c.qat_epochs}) must be at least iterations ({c.iterations})")
     if c.k_min > c.k_init:
@@ -187,7 +185,7 @@ def check_run_values(c: RunConfig) -> None:
         raise ConfigError(f"config key 'first_last' must be null, 'keep' or a bit-width, got {c.first_last!r}")
 
 
-def check_metric(c: RunConfig) -> None:
+def check_metric(c) -> None:
     """``metric`` names a registered metric; ``metric_options`` are options it declares, of their
     declared types, and none that a config key already sets (METRIC_SETTING_KEYS)."""
     from ..errors import InputError
