@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
+import itertools
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -52,10 +52,6 @@ def run_one(dataset: str, seed: int, smoke: bool) -> dict:
     result = codesign(config, resume=(out / "config.json").is_file(), progress=False,
                       log=lambda *a: print(f"[{name}]", *a, flush=True))
     return {**result.report, "wall_s": time.perf_counter() - start}
-
-
-def _run_one_args(run: tuple[str, int], smoke: bool) -> dict:
-    return run_one(*run, smoke)
 
 
 def _dominated_by(finalist: dict, baselines: list[dict]) -> list[str]:
@@ -132,7 +128,8 @@ def main() -> None:
     runs = [(d, s) for d in args.datasets for s in seeds]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(functools.partial(_run_one_args, smoke=args.smoke), runs))
+            run_datasets, run_seeds = zip(*runs)
+            results = list(pool.map(run_one, run_datasets, run_seeds, itertools.repeat(args.smoke)))
     else:
         results = [run_one(d, s, args.smoke) for d, s in runs]
     reports = {f"{d}-seed{s}": r for (d, s), r in zip(runs, results)}

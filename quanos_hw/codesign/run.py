@@ -122,13 +122,12 @@ def codesign(config: CodesignConfig, *, resume: bool = False, progress: bool = T
     log = log or (lambda msg: tqdm.write(msg))
     p = plan(config)
     root = Path(p.config.out_dir)
-    before = None if resume else (set(root.iterdir()) if root.is_dir() else None)
-    fresh = not resume
+    before = set(root.iterdir()) if root.is_dir() else None
     with prepare(p.config, resume) as setup:
         try:
             return _codesign(p, setup, progress, log, map_trials)
         except InputError:
-            if fresh:  # a fresh run that stage 1 refused leaves nothing behind
+            if not resume:  # a fresh run that stage 1 refused leaves nothing behind
                 _discard(root, before)
             raise
 
